@@ -1,0 +1,39 @@
+"""medrobust: reproductions of published attacks on medical ML, and the defenses against them.
+
+Validates the config against workflow/schemas (defaults filled in), then includes one rule file
+per study plus common, data and report. A study plugs in by adding workflow/rules/<study>.smk
+and workflow/schemas/studies/<study>.schema.yaml; nothing central changes.
+"""
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from medrobust.config import load_schema, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+_validated = validate(config, load_schema(Path(workflow.basedir) / "workflow" / "schemas"))
+config.clear()
+config.update(_validated)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+for _study_rules in study_rule_files():
+
+    include: _study_rules
+
+
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

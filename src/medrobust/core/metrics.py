@@ -1,0 +1,90 @@
+"""Metrics with confidence intervals.
+
+Bootstrap CIs resample test items with replacement (percentile method, Efron & Tibshirani 1993);
+a proportion uses the Wilson score interval, which behaves at 0 and 1 where the bootstrap does not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score, roc_curve
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+def bootstrap_ci(metric: Callable[..., float], *arrays: np.ndarray, rng: np.random.Generator,
+                 n_boot: int = 1000, alpha: float = 0.05) -> Estimate:
+    """``metric(*arrays)`` with a percentile bootstrap CI over the rows of ``arrays``.
+
+    Resamples in which the metric is undefined (one class only, for AUROC) are skipped.
+    """
+    arrays = tuple(np.asarray(a) for a in arrays)
+    n = len(arrays[0])
+    value = float(metric(*arrays))
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        try:
+            draws.append(float(metric(*(a[idx] for a in arrays))))
+        except ValueError:
+            continue
+    draws = np.asarray([d for d in draws if np.isfinite(d)])
+    if len(draws) < max(10, n_boot // 10):
+        return Estimate(value, float("nan"), float("nan"), n)
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    return Estimate(value, float(low), float(high), n)
+
+
+def proportion_ci(successes: int, n: int, alpha: float = 0.05) -> Estimate:
+    """A share with its Wilson score interval."""
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return Estimate(float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half)), n)
+
+
+def mean_ci(values: np.ndarray, alpha: float = 0.05) -> Estimate:
+    """Mean with a t interval (for a handful of per-seed values)."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    mean = float(values.mean()) if n else float("nan")
+    if n < 2:
+        return Estimate(mean, float("nan"), float("nan"), n)
+    half = stats.t.ppf(1 - alpha / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
+def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
+    return float(roc_auc_score(y_true, score))
+
+
+def auprc(y_true: np.ndarray, score: np.ndarray) -> float:
+    return float(average_precision_score(y_true, score))
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels=None) -> float:
+    return float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+
+
+def tpr_at_fpr(y_true: np.ndarray, score: np.ndarray, fpr_target: float = 0.05) -> float:
+    """Detection rate at a false-positive rate no higher than ``fpr_target`` (higher score = more suspicious)."""
+    fpr, tpr, _ = roc_curve(y_true, score)
+    ok = fpr <= fpr_target
+    return float(tpr[ok].max()) if ok.any() else 0.0

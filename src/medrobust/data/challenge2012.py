@@ -1,0 +1,169 @@
+"""PhysioNet/CinC Challenge 2012, "Predicting Mortality of ICU Patients" (Silva et al., CinC 2012).
+
+Each stay is a ``Time,Parameter,Value`` text record (``HH:MM`` since ICU admission) inside
+``set-{a,b,c}.tar.gz``; ``Outcomes-{a,b,c}.txt`` hold the in-hospital death label.
+https://physionet.org/content/challenge-2012/1.0.0/
+
+Handling of imperfect lines (see README, "Corrupted and hostile inputs"):
+- a line that does not have three fields, a bad time, or a non-numeric value stops the parse with
+  an error naming the archive, the record and the line: silently dropping data would bias the cohort;
+- an unknown parameter name is skipped and counted; the counts are logged by the caller.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medrobust.data.archive import iter_tar_members
+from medrobust.data.cohort import Cohort
+
+log = logging.getLogger(__name__)
+
+STATIC = ["Age", "Gender", "Height", "ICUType", "Weight"]
+# The 37 time series of the challenge; Weight is both a descriptor at 00:00 and a time series.
+TIME_SERIES = ["ALP", "ALT", "AST", "Albumin", "BUN", "Bilirubin", "Cholesterol", "Creatinine",
+               "DiasABP", "FiO2", "GCS", "Glucose", "HCO3", "HCT", "HR", "K", "Lactate", "MAP",
+               "MechVent", "Mg", "NIDiasABP", "NIMAP", "NISysABP", "Na", "PaCO2", "PaO2",
+               "Platelets", "RespRate", "SaO2", "SysABP", "Temp", "TroponinI", "TroponinT",
+               "Urine", "WBC", "Weight", "pH"]
+_VAR_INDEX = {name: i for i, name in enumerate(TIME_SERIES)}
+
+
+@dataclass
+class ParseReport:
+    """What the parser saw but did not use; logged so that nothing is dropped silently."""
+
+    unknown_parameters: Counter = field(default_factory=Counter)
+    values_after_window: int = 0
+
+
+def parse(archives: dict[str, os.PathLike], outcomes: dict[str, os.PathLike], hours: int = 48,
+          report: ParseReport | None = None) -> Cohort:
+    """Parse sets (``{"a": set-a.tar.gz, ...}``) with their outcome files into one :class:`Cohort`."""
+    report = report if report is not None else ParseReport()
+    parts = [_parse_set(name, Path(archives[name]), Path(outcomes[name]), hours, report)
+             for name in sorted(archives)]
+    cohort = Cohort(
+        values=np.concatenate([p["values"] for p in parts]),
+        mask=np.concatenate([p["mask"] for p in parts]),
+        variables=np.array(TIME_SERIES),
+        static=np.concatenate([p["static"] for p in parts]),
+        static_names=np.array(STATIC),
+        label=np.concatenate([p["label"] for p in parts]),
+        stay_id=np.concatenate([p["stay_id"] for p in parts]),
+        group=np.concatenate([p["group"] for p in parts]),
+        dataset="challenge2012",
+    )
+    if report.unknown_parameters:
+        log.warning("challenge2012: skipped unknown parameters %s", dict(report.unknown_parameters))
+    if report.values_after_window:
+        log.info("challenge2012: %d values after hour %d ignored", report.values_after_window, hours)
+    return cohort
+
+
+def read_outcomes(path: Path) -> dict[int, int]:
+    """``RecordID -> In-hospital_death`` from an Outcomes file."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",") if lines else []
+    if "RecordID" not in header or "In-hospital_death" not in header:
+        raise ValueError(f"{path}: not a 2012 outcomes file (header {header!r})")
+    rid, death = header.index("RecordID"), header.index("In-hospital_death")
+    out = {}
+    for lineno, line in enumerate(lines[1:], start=2):
+        fields = line.split(",")
+        try:
+            out[int(fields[rid])] = int(fields[death])
+        except (ValueError, IndexError) as exc:
+            raise ValueError(f"{path}, line {lineno}: malformed outcome {line!r}") from exc
+    return out
+
+
+def parse_record(text: str, source: str, hours: int, report: ParseReport) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """One record -> (RecordID, static (S,), hourly sums (T,V) with counts (T,V))."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "Time,Parameter,Value":
+        raise ValueError(f"{source}: line 1 is not the 'Time,Parameter,Value' header")
+    static = np.full(len(STATIC), np.nan, dtype=np.float32)
+    sums = np.zeros((hours, len(TIME_SERIES)), dtype=np.float64)
+    counts = np.zeros((hours, len(TIME_SERIES)), dtype=np.int32)
+    record_id = None
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        minute, param, value = _split_line(line, source, lineno)
+        if param == "RecordID":
+            record_id = int(value)
+        elif minute == 0 and param in STATIC and (param != "Weight" or np.isnan(static[4])):
+            static[STATIC.index(param)] = np.nan if value == -1 else value
+        elif param in _VAR_INDEX:
+            hour = _hour_bin(minute, hours)
+            if hour is None:
+                report.values_after_window += 1
+                continue
+            sums[hour, _VAR_INDEX[param]] += value
+            counts[hour, _VAR_INDEX[param]] += 1
+        elif param not in STATIC:
+            report.unknown_parameters[param] += 1
+    if record_id is None:
+        raise ValueError(f"{source}: no RecordID line")
+    return record_id, static, sums, counts
+
+
+def _hour_bin(minute: int, hours: int) -> int | None:
+    """Hour index of a time; ``hours:00`` exactly closes the window and joins its last hour."""
+    if minute == hours * 60:
+        return hours - 1
+    hour = minute // 60
+    return hour if hour < hours else None
+
+
+def _split_line(line: str, source: str, lineno: int) -> tuple[int, str, float]:
+    fields = line.strip().split(",")
+    if len(fields) != 3:
+        raise ValueError(f"{source}, line {lineno}: expected 3 comma-separated fields, got {line!r}")
+    time, param, value = fields
+    try:
+        hh, mm = time.split(":")
+        minute = int(hh) * 60 + int(mm)
+    except ValueError as exc:
+        raise ValueError(f"{source}, line {lineno}: bad time {time!r}") from exc
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ValueError(f"{source}, line {lineno}: non-numeric value {value!r} for {param}") from exc
+    if not np.isfinite(number):
+        raise ValueError(f"{source}, line {lineno}: non-finite value {value!r} for {param}")
+    return minute, param, number
+
+
+def _parse_set(name: str, archive: Path, outcome_file: Path, hours: int, report: ParseReport) -> dict:
+    outcomes = read_outcomes(outcome_file)
+    ids, statics, values, masks = [], [], [], []
+    for member, payload in iter_tar_members(archive):
+        if not member.endswith(".txt"):
+            continue
+        source = f"{archive.name}:{member}"
+        rid, static, sums, counts = parse_record(payload.decode("utf-8"), source, hours, report)
+        if rid not in outcomes:
+            raise ValueError(f"{source}: RecordID {rid} has no row in {outcome_file.name}")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float32))
+        masks.append((counts > 0).astype(np.uint8))
+        ids.append(rid)
+        statics.append(static)
+    missing = sorted(set(outcomes) - set(ids))
+    if missing:
+        raise ValueError(f"{outcome_file}: {len(missing)} outcome rows have no record in {archive.name}, "
+                         f"e.g. RecordID {missing[0]}")
+    order = np.argsort(ids)
+    return {
+        "values": np.stack(values)[order], "mask": np.stack(masks)[order],
+        "static": np.stack(statics)[order], "stay_id": np.asarray(ids, dtype=np.int64)[order],
+        "label": np.asarray([outcomes[i] for i in ids], dtype=np.int8)[order],
+        "group": np.full(len(ids), name),
+    }

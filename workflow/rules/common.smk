@@ -1,0 +1,83 @@
+# Helpers that compute targets from the config. Study rule files register themselves here with
+# register_study(); rule all and the report ask these helpers, never a hand-written list.
+import os
+from pathlib import Path
+
+from medrobust.data import registry
+
+STUDIES = {}
+CORE_RULE_FILES = {"common", "data", "report"}
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    slug="[^/]+",
+    version="[^/]+",
+
+
+def study_rule_files():
+    rules_dir = Path(workflow.basedir) / "workflow" / "rules"
+    return [str(p) for p in sorted(rules_dir.glob("*.smk")) if p.stem not in CORE_RULE_FILES]
+
+
+def register_study(name, outputs, figures=(), matrix_metric=None, datasets=()):
+    """Called at the end of each study's rule file; a disabled study registers nothing."""
+    if not config.get(name, {}).get("enabled", True):
+        return
+    STUDIES[name] = {
+        "outputs": list(outputs),
+        "figures": list(figures),
+        "matrix_metric": matrix_metric,
+        "datasets": list(datasets),
+    }
+
+
+def study_results(kind):
+    """results/<study>/<kind>.csv for every registered study."""
+    return [f"results/{name}/{kind}.csv" for name in STUDIES]
+
+
+def used_datasets():
+    used = list(config["data"]["summaries"])
+    for study in STUDIES.values():
+        used += [d for d in study["datasets"] if d not in used]
+    return used
+
+
+def dataset_resources(dataset):
+    """The verified files under resources/ that a dataset's parser reads."""
+    data = config["data"]
+    if dataset == "challenge2012":
+        prefix = registry.PHYSIONET[dataset].prefix
+        return [f"resources/{prefix}/{f}" for f in registry.challenge2012_files(data["challenge2012"]["sets"])]
+    if dataset == "challenge2017":
+        prefix = registry.PHYSIONET[dataset].prefix
+        return [f"resources/{prefix}/{f}" for f in registry.PHYSIONET[dataset].files]
+    if dataset == "mimic3_demo":
+        tables = ["ADMISSIONS", "ICUSTAYS", "PATIENTS", *data["mimic3_demo"]["event_tables"]]
+        return [f"resources/{registry.PHYSIONET[dataset].prefix}/{t}.csv" for t in tables]
+    if dataset == "mimic4_demo":
+        tables = ["hosp/admissions", "hosp/patients", "icu/icustays", *data["mimic4_demo"]["event_tables"]]
+        return [f"resources/{registry.PHYSIONET[dataset].prefix}/{t}.csv.gz" for t in tables]
+    if dataset.startswith("medmnist:"):
+        flag = dataset.split(":", 1)[1]
+        return [f"resources/{registry.MEDMNIST.prefix}/{registry.medmnist_file(flag, data['medmnist']['size'])}"]
+    if dataset == "medmnist":
+        return [r for flag in data["medmnist"]["flags"] for r in dataset_resources(f"medmnist:{flag}")]
+    return []  # credentialed data is read in place from the user's path, never copied
+
+
+def all_resources():
+    return sorted({r for d in used_datasets() for r in dataset_resources(d)})
+
+
+def summary_files():
+    return [f"results/data/{d}/summary.csv" for d in config["data"]["summaries"]]
+
+
+def final_outputs():
+    return ["reports/report.html", "results/manifest.json"]
+
+
+def env_file(name):
+    return str(Path(workflow.basedir) / "envs" / f"{name}.yaml")

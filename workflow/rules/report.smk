@@ -1,0 +1,27 @@
+# The HTML report: scorecard, attack-by-defense matrices, data summaries, figures, manifest and
+# per-rule timings. It reads stored results only, so `make report` never retrains anything.
+
+
+localrules:
+    report,
+
+
+rule report:
+    input:
+        metrics=lambda wc: study_results("metrics"),
+        claims=lambda wc: study_results("claims"),
+        summaries=lambda wc: summary_files(),
+        data_figures=lambda wc: [f"results/data/{d}/figures" for d in config["data"]["summaries"]],
+        study_figures=lambda wc: [f for s in STUDIES.values() for f, _ in s["figures"]],
+        manifest="results/manifest.json",
+    output:
+        "reports/report.html",
+    log:
+        "logs/report.log",
+    params:
+        studies=lambda wc: {k: {"matrix_metric": v["matrix_metric"], "figures": v["figures"]} for k, v in STUDIES.items()},
+        benchmarks="results/benchmarks",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../../scripts/report.py"
