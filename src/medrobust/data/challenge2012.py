@@ -21,16 +21,13 @@ import numpy as np
 
 from medrobust.data.archive import iter_tar_members
 from medrobust.data.cohort import Cohort
+from medrobust.data.variables import CHALLENGE2012_STATIC, CHALLENGE2012_VARIABLES
 
 log = logging.getLogger(__name__)
 
-STATIC = ["Age", "Gender", "Height", "ICUType", "Weight"]
-# The 37 time series of the challenge; Weight is both a descriptor at 00:00 and a time series.
-TIME_SERIES = ["ALP", "ALT", "AST", "Albumin", "BUN", "Bilirubin", "Cholesterol", "Creatinine",
-               "DiasABP", "FiO2", "GCS", "Glucose", "HCO3", "HCT", "HR", "K", "Lactate", "MAP",
-               "MechVent", "Mg", "NIDiasABP", "NIMAP", "NISysABP", "Na", "PaCO2", "PaO2",
-               "Platelets", "RespRate", "SaO2", "SysABP", "Temp", "TroponinI", "TroponinT",
-               "Urine", "WBC", "Weight", "pH"]
+STATIC = list(CHALLENGE2012_STATIC)
+# Weight is both a descriptor at 00:00 and a time series.
+TIME_SERIES = list(CHALLENGE2012_VARIABLES)
 _VAR_INDEX = {name: i for i, name in enumerate(TIME_SERIES)}
 
 
