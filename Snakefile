@@ -13,7 +13,7 @@ from medrobust.config import load_schema, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
 _validated = validate(config, load_schema(Path(workflow.basedir) / "workflow" / "schemas"))

@@ -75,6 +75,14 @@ def summary_files():
     return [f"results/data/{d}/summary.csv" for d in config["data"]["summaries"]]
 
 
+def summary_input(wildcards):
+    if wildcards.dataset == "challenge2017":
+        return "results/data/challenge2017/ecg.npz"
+    if wildcards.dataset == "medmnist":
+        return dataset_resources("medmnist")
+    return f"results/data/{wildcards.dataset}/cohort.npz"
+
+
 def final_outputs():
     return ["reports/report.html", "results/manifest.json"]
 

@@ -113,14 +113,6 @@ rule parse_challenge2017:
         "../../scripts/parse_challenge2017.py"
 
 
-def summary_input(wildcards):
-    if wildcards.dataset == "challenge2017":
-        return "results/data/challenge2017/ecg.npz"
-    if wildcards.dataset == "medmnist":
-        return dataset_resources("medmnist")
-    return f"results/data/{wildcards.dataset}/cohort.npz"
-
-
 rule summarize_dataset:
     input:
         summary_input,

@@ -35,6 +35,8 @@ class Sources:
     retries: int = 3
     timeout: float = 60.0
     offline: bool = False
+    # MD5s that replace medmnist.INFO's for named flags (a locally rebuilt file, or a test fixture).
+    medmnist_md5: tuple[tuple[str, str], ...] = ()
 
     def url_for(self, relpath: str) -> str:
         kind, rest = relpath.split("/", 1)
@@ -113,7 +115,7 @@ def _not_found_message(relpath: str, dest: Path, attempts: list[str]) -> str:
             f"or data.mirror in the config) holding <dir>/{relpath}.")
 
 
-def verifier_for(relpath: str, dest: Path) -> Callable[[Path, str], None]:
+def verifier_for(relpath: str, dest: Path, sources: Sources | None = None) -> Callable[[Path, str], None]:
     """How a file is checked: against the version's SHA256SUMS.txt (PhysioNet) or the MedMNIST MD5."""
     from medrobust.data import verify
 
@@ -122,16 +124,19 @@ def verifier_for(relpath: str, dest: Path) -> Callable[[Path, str], None]:
         return lambda tmp, label: _check_sums_file(tmp, label)
     dataset = registry.dataset_of_path(relpath)
     if dataset.checksum == "sha256sums":
-        sums_file = Path(dest).parent / "SHA256SUMS.txt"
         member = relpath[len(dataset.prefix) + 1:]
+        # The version's checksum list sits at its root, also for files in sub-folders (hosp/, icu/).
+        sums_file = Path(str(dest)[: -len(member)]) / "SHA256SUMS.txt"
         return lambda tmp, label: verify.check_digest(tmp, verify.expected_sha256(sums_file, member),
                                                       "sha256", label)
     flag, size = _medmnist_flag_size(name)
-    return lambda tmp, label: verify.check_digest(tmp, registry.medmnist_md5(flag, size), "md5", label)
+    overrides = dict(sources.medmnist_md5) if sources else {}
+    md5 = overrides.get(Path(name).stem) or registry.medmnist_md5(flag, size)
+    return lambda tmp, label: verify.check_digest(tmp, md5, "md5", label)
 
 
 def fetch_verified(relpath: str, dest: str | os.PathLike, sources: Sources) -> str:
-    return fetch(relpath, dest, sources, verifier_for(relpath, Path(dest)))
+    return fetch(relpath, dest, sources, verifier_for(relpath, Path(dest), sources))
 
 
 def _check_sums_file(tmp: Path, label: str) -> None:

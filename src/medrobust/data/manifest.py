@@ -42,7 +42,7 @@ def build(resource_paths: list[str], sources: Sources, config: dict) -> dict:
 def _describe_input(path: str, sources: Sources) -> dict:
     relpath = path.removeprefix("resources/")
     dataset = registry.dataset_of_path(relpath)
-    verifier_for(relpath, Path(path))(Path(path), path)  # raises VerificationError if altered
+    verifier_for(relpath, Path(path), sources)(Path(path), path)  # raises VerificationError if altered
     sha = verify.file_digest(path)
     mirror_copy = sources.mirror / relpath if sources.mirror else None
     from_mirror = mirror_copy is not None and mirror_copy.is_file()

@@ -10,4 +10,5 @@ def from_config(data: dict) -> Sources:
     mirror = data.get("mirror")
     return Sources(mirror=Path(mirror).resolve() if mirror else None,
                    physionet_url=data["physionet_url"], zenodo_url=data["zenodo_url"],
-                   retries=data["retries"], timeout=data["timeout"], offline=data["offline"])
+                   retries=data["retries"], timeout=data["timeout"], offline=data["offline"],
+                   medmnist_md5=tuple(sorted(data["medmnist"]["md5"].items())))
