@@ -86,9 +86,9 @@ def parse_record(text: str, source: str, hours: int, report: ParseReport) -> tup
     if not lines or lines[0].strip() != "Time,Parameter,Value":
         raise ValueError(f"{source}: line 1 is not the 'Time,Parameter,Value' header")
     static = np.full(len(STATIC), np.nan, dtype=np.float32)
-    sums = np.zeros((hours, len(TIME_SERIES)), dtype=np.float64)
-    counts = np.zeros((hours, len(TIME_SERIES)), dtype=np.int32)
+    cells, values = [], []  # (hour * V + variable) and value of each kept observation
     record_id = None
+    n_vars = len(TIME_SERIES)
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -102,13 +102,17 @@ def parse_record(text: str, source: str, hours: int, report: ParseReport) -> tup
             if hour is None:
                 report.values_after_window += 1
                 continue
-            sums[hour, _VAR_INDEX[param]] += value
-            counts[hour, _VAR_INDEX[param]] += 1
+            cells.append(hour * n_vars + _VAR_INDEX[param])
+            values.append(value)
         elif param not in STATIC:
             report.unknown_parameters[param] += 1
+    # One vectorised accumulation per record: indexing numpy cell by cell dominated the parse time.
+    cells = np.asarray(cells, dtype=np.int64)
+    sums = np.bincount(cells, weights=np.asarray(values, dtype=np.float64), minlength=hours * n_vars)
+    counts = np.bincount(cells, minlength=hours * n_vars).astype(np.int32)
     if record_id is None:
         raise ValueError(f"{source}: no RecordID line")
-    return record_id, static, sums, counts
+    return record_id, static, sums.reshape(hours, n_vars), counts.reshape(hours, n_vars)
 
 
 def _hour_bin(minute: int, hours: int) -> int | None:
