@@ -64,6 +64,13 @@ slurm_start() {
     --pid-file="$state/munged.pid" --log-file="$state/munged.log" --seed-file="$state/munge.seed"
   slurm_write_conf "$state"
   export SLURM_CONF="$state/slurm.conf"
+  # srun inside a job step reads the default config path (slurmd does not pass -f on to jobs), so
+  # link it there unless the machine has a SLURM config of its own; slurm_stop removes our link only.
+  if [ ! -e /etc/slurm/slurm.conf ]; then
+    mkdir -p /etc/slurm
+    ln -s "$SLURM_CONF" /etc/slurm/slurm.conf
+    echo "$SLURM_CONF" > "$state/linked-default-conf"
+  fi
   slurmctld -f "$SLURM_CONF"
   slurmd -f "$SLURM_CONF"
   for _ in $(seq 60); do
@@ -87,4 +94,7 @@ slurm_stop() {
     fi
   done
   sleep 1
+  if [ -f "$state/linked-default-conf" ] && [ "$(readlink /etc/slurm/slurm.conf)" = "$state/slurm.conf" ]; then
+    rm -f /etc/slurm/slurm.conf
+  fi
 }
