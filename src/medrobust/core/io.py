@@ -7,8 +7,10 @@ that a rerun would trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,6 +36,13 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         # mkstemp creates 0600; give outputs the permissions a plain open() would (shared reports).
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, dest)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(dest.parent).free
+            raise OSError(exc.errno, f"{dest}: the disk is full ({free} bytes free in {dest.parent}); "
+                                     f"nothing was written") from exc
+        raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
