@@ -7,8 +7,12 @@ log = to_rule_log(snakemake.log[0])
 prefix = snakemake.params.prefix
 # Table name -> path, e.g. 'ADMISSIONS' or 'hosp/admissions'.
 files = {p.removeprefix(prefix).removesuffix(".gz").removesuffix(".csv"): p for p in snakemake.input}
-parse = mimic_demo.parse_mimic3 if snakemake.wildcards.dataset.startswith("mimic3") else mimic_demo.parse_mimic4
-cohort = parse(files, hours=snakemake.params.hours, open_data=True)
+dataset = snakemake.wildcards.dataset
+parse = mimic_demo.parse_mimic3 if dataset.startswith("mimic3") else mimic_demo.parse_mimic4
+# Credentialed MIMIC keeps no real identifier: stay ids become a sequential index.
+is_open = dataset.endswith("_demo")
+cohort = parse(files, hours=snakemake.params.hours, open_data=is_open, dataset=dataset,
+               group="demo" if is_open else "full")
 write_cohort(snakemake.output[0], cohort)
 log.info("parsed %d stays x %d hours x %d variables from tables %s; deaths %d",
          *cohort.values.shape, sorted(files), int(cohort.label.sum()))

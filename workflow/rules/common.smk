@@ -64,11 +64,31 @@ def dataset_resources(dataset):
         return [f"resources/{registry.MEDMNIST.prefix}/{registry.medmnist_file(flag, data['medmnist']['size'])}"]
     if dataset == "medmnist":
         return [r for flag in data["medmnist"]["flags"] for r in dataset_resources(f"medmnist:{flag}")]
-    return []  # credentialed data is read in place from the user's path, never copied
+    if dataset in ("mimic3", "mimic4"):
+        return credentialed_tables(dataset)
+    return []
+
+
+def credentialed_tables(dataset):
+    """Full MIMIC, read in place from the user's folder (data.<dataset>_path), never copied.
+
+    The same tables as the demos (event tables from data.<dataset>_demo.event_tables), as .csv.gz
+    (the official distribution) or .csv, whichever the folder has.
+    """
+    root = Path(config["data"][f"{dataset}_path"] or f"<data.{dataset}_path is not set>")
+    demo = config["data"][f"{dataset}_demo"]["event_tables"]
+    core = ["ADMISSIONS", "ICUSTAYS", "PATIENTS"] if dataset == "mimic3" else [
+        "hosp/admissions", "hosp/patients", "icu/icustays"]
+    paths = []
+    for table in [*core, *demo]:
+        gz = root / f"{table}.csv.gz"
+        paths.append(str(gz if gz.exists() or not (root / f"{table}.csv").exists() else root / f"{table}.csv"))
+    return paths
 
 
 def all_resources():
-    return sorted({r for d in used_datasets() for r in dataset_resources(d)})
+    """Every downloaded file (under resources/) the run reads; credentialed files are not listed."""
+    return sorted({r for d in used_datasets() for r in dataset_resources(d) if r.startswith("resources/")})
 
 
 def summary_files():

@@ -92,6 +92,30 @@ rule parse_mimic_demo:
         "../../scripts/parse_mimic.py"
 
 
+rule parse_mimic_credentialed:
+    input:
+        lambda wc: credentialed_tables(wc.dataset),
+    output:
+        "results/data/{dataset}/cohort.npz",
+    log:
+        "logs/data/{dataset}/parse.log",
+    benchmark:
+        "results/benchmarks/data/parse_{dataset}.tsv"
+    wildcard_constraints:
+        dataset="mimic3|mimic4",
+    params:
+        hours=config["data"]["challenge2012"]["hours"],
+        prefix=lambda wc: str(Path(config["data"][f"{wc.dataset}_path"] or ".")) + "/",
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=240,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/parse_mimic.py"
+
+
 rule parse_challenge2017:
     input:
         lambda wc: dataset_resources("challenge2017"),
