@@ -47,6 +47,11 @@ def test_paper_config_is_valid():
      "is not one of"),
     ({"data": {"summaries": ["challenge2012", "challenge2012"]}}, "data.summaries", "non-unique"),
     ({"report": {"titel": "x"}}, "report.titel", "unknown key"),
+    ({"data": {"summaries": ["mimic3"]}}, "data.summaries", "needs data.mimic3_path"),
+    ({"data": {"open_datasets": ["mimic4"]}}, "data.open_datasets", "credentialed data"),
+    ({"data": {"timeout": 0}}, "data.timeout", "less than or equal to the minimum"),
+    ({"bootstrap": 1.5}, "bootstrap", "is not of type 'integer'"),
+    ({"deterministic": "yes"}, "deterministic", "is not of type 'boolean'"),
 ])
 def test_bad_config_names_the_key(patch, key, problem):
     config = _merge(_default(), patch)

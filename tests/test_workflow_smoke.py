@@ -2,26 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fixtures.mirror import make_fixture_mirror
+from fixtures.workflow import run_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 pytestmark = pytest.mark.slow
-
-
-def run_workflow(workdir: Path, mirror: Path, config: Path, *targets: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MEDROBUST_MIRROR": str(mirror), "HF_HUB_OFFLINE": "1"}
-    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(config), "--cores", "2", "--rerun-incomplete", *targets]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,15 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def _cross_checks(config: dict) -> list[str]:
     """Combinations that each key allows alone but that cannot run together."""
     problems = []
+    data = config.get("data", {})
+    for dataset in data.get("summaries", []):
+        if dataset in ("mimic3", "mimic4") and not data.get(f"{dataset}_path"):
+            problems.append(f"config key 'data.summaries': {dataset!r} needs data.{dataset}_path, "
+                            f"the local folder of the credentialed files")
+    for dataset in data.get("open_datasets", []):
+        if dataset in ("mimic3", "mimic4"):
+            problems.append(f"config key 'data.open_datasets': {dataset!r} is credentialed data; its "
+                            f"records must never appear in plots")
     for study, section in config.items():
         if not isinstance(section, dict) or "dataset" not in section:
             continue

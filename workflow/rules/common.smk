@@ -72,15 +72,15 @@ def dataset_resources(dataset):
 def credentialed_tables(dataset):
     """Full MIMIC, read in place from the user's folder (data.<dataset>_path), never copied.
 
-    The same tables as the demos (event tables from data.<dataset>_demo.event_tables), as .csv.gz
-    (the official distribution) or .csv, whichever the folder has.
+    The event tables come from data.<dataset>_event_tables; each is read as .csv.gz (the official
+    distribution) or .csv, whichever the folder has.
     """
     root = Path(config["data"][f"{dataset}_path"] or f"<data.{dataset}_path is not set>")
-    demo = config["data"][f"{dataset}_demo"]["event_tables"]
+    events = config["data"][f"{dataset}_event_tables"]
     core = ["ADMISSIONS", "ICUSTAYS", "PATIENTS"] if dataset == "mimic3" else [
         "hosp/admissions", "hosp/patients", "icu/icustays"]
     paths = []
-    for table in [*core, *demo]:
+    for table in [*core, *events]:
         gz = root / f"{table}.csv.gz"
         paths.append(str(gz if gz.exists() or not (root / f"{table}.csv").exists() else root / f"{table}.csv"))
     return paths
