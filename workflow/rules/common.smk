@@ -26,7 +26,8 @@ def register_study(name, outputs, figures=(), matrix_metric=None, datasets=()):
         return
     STUDIES[name] = {
         "outputs": list(outputs),
-        "figures": list(figures),
+        # Captions resolve against the repository, so runs with --directory elsewhere find them.
+        "figures": [(png, str(Path(workflow.basedir) / cap)) for png, cap in figures],
         "matrix_metric": matrix_metric,
         "datasets": list(datasets),
     }

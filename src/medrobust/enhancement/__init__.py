@@ -8,9 +8,10 @@ manipulations" (Patterns 2023, doi:10.1016/j.patter.2023.100756), on per-stay su
 PhysioNet/CinC 2012 (:mod:`medrobust.data.stay_features`).
 
 Modules: :mod:`tasks` (the chance-level and mortality tasks), :mod:`correlation_constraint` (the
-per-subject Pearson r >= target projection every attack shares), :mod:`surrogates` (the attacker's
-torch models), the attacks :mod:`general_enhancement`, :mod:`pattern_injection`,
-:mod:`method_specific`, the victims' :mod:`evaluation`, the checks :mod:`provenance`,
-:mod:`distribution_qc`, :mod:`external_validation`, :mod:`label_screening`, and :mod:`collect` /
-:mod:`figures` for the result files.
+per-subject Pearson r >= target shrink every attack shares), :mod:`mutable_cells` (the cells an
+attacker may alter without breaking ties), :mod:`surrogates` (the attacker's numpy models), the attacks
+:mod:`general_enhancement`, :mod:`pattern_injection`, :mod:`method_specific` and their r sweep
+:mod:`sweep`, the victims' :mod:`evaluation`, the checks :mod:`provenance`, :mod:`distribution_qc`,
+:mod:`external_validation`, :mod:`label_screening` (run together by :mod:`defenses`), and
+:mod:`collect` / :mod:`figures` for the result files.
 """
