@@ -1,7 +1,9 @@
-"""Compare two runs' result CSVs byte for byte, except wall-clock timing rows.
+"""Compare two runs' result CSVs byte for byte, except wall-clock timings.
 
-Rows whose metric ends in ``_seconds`` (e.g. the enhancement study's check_seconds) measure how long
-something took on that machine; they are the only rows allowed to differ between executors.
+Timings measure how long something took on that machine, so they are the only values allowed to
+differ between executors: rows of a ``metrics.csv`` whose metric ends in ``_seconds`` (e.g. the
+enhancement study's check_seconds) and, in any CSV, columns named ``seconds`` or ``*_seconds`` (e.g.
+the per-check cost column of the enhancement study's checks.csv).
 Usage: python compare_results.py <run-a> <run-b>; exits 1 naming the first file that differs.
 """
 from __future__ import annotations
@@ -12,11 +14,17 @@ from pathlib import Path
 import pandas as pd
 
 
+def is_timing(name: str) -> bool:
+    return name == "seconds" or name.endswith("_seconds")
+
+
 def comparable(path: Path) -> str:
+    if not path.read_text().strip():
+        return ""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if path.name == "metrics.csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        return frame[~frame["metric"].str.endswith("_seconds")].to_csv(index=False)
-    return path.read_text()
+        frame = frame[~frame["metric"].map(is_timing)]
+    return frame.drop(columns=[c for c in frame.columns if is_timing(c)]).to_csv(index=False)
 
 
 def main(a: Path, b: Path) -> int:
@@ -25,7 +33,7 @@ def main(a: Path, b: Path) -> int:
         if comparable(a / rel) != comparable(b / rel):
             print(f"differs between {a.name} and {b.name}: {rel}", file=sys.stderr)
             return 1
-    print(f"identical under both executors: {len(files)} result files (timing rows set aside)")
+    print(f"identical under both executors: {len(files)} result files (wall-clock timings set aside)")
     return 0 if files else 1
 
 

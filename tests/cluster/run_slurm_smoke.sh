@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run the fixture smoke workflow locally and through a real local SLURM, and check that
 #  1. jobs really went through sbatch (the cluster's job-completion log lists them), and
-#  2. every metrics, claims and summary file is identical to the local run's (wall-clock
-#     *_seconds rows aside: tests/cluster/compare_results.py).
+#  2. every metrics, claims and summary file is identical to the local run's, wall-clock
+#     timings aside (tests/cluster/compare_results.py).
 # Usage: tests/cluster/run_slurm_smoke.sh   (from the repository root; installs SLURM if needed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,0 +1,32 @@
+"""The local-vs-SLURM comparison sets aside wall-clock timings and nothing else."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SPEC = importlib.util.spec_from_file_location("compare_results",
+                                              Path(__file__).parent / "cluster" / "compare_results.py")
+compare_results = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(compare_results)
+
+
+def _run(root: Path, checks: str, metrics: str) -> Path:
+    out = root / "results" / "study"
+    out.mkdir(parents=True)
+    (out / "checks.csv").write_text(checks)
+    (out / "metrics.csv").write_text(metrics)
+    return root
+
+
+METRICS = "metric,value\nauroc,0.81\ncheck_seconds,{t}\n"
+
+
+@pytest.mark.parametrize("checks_b, metrics_b, same", [
+    ("defense,score,seconds\nqc,0.5,9.9\n", METRICS.format(t=7.0), True),     # timings only
+    ("defense,score,seconds\nqc,0.6,0.1\n", METRICS.format(t=0.2), False),    # a score differs
+    ("defense,score,seconds\nqc,0.5,0.1\n", "metric,value\nauroc,0.82\ncheck_seconds,0.2\n", False),
+])
+def test_only_timings_may_differ(tmp_path, checks_b, metrics_b, same):
+    a = _run(tmp_path / "a", "defense,score,seconds\nqc,0.5,0.1\n", METRICS.format(t=0.2))
+    b = _run(tmp_path / "b", checks_b, metrics_b)
+    assert (compare_results.main(a, b) == 0) is same
