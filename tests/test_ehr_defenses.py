@@ -9,7 +9,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from medrobust.core.metrics import tpr_at_fpr
 from medrobust.ehr import activation_clustering, spectral_signatures
 from medrobust.ehr.evaluation import (resample_counts, seed_bootstrap, weighted_auprc, weighted_auroc,
-                                      weighted_share, weighted_tpr_at_fpr, with_full_sample)
+                                      weighted_detection, weighted_share, weighted_tpr_at_fpr,
+                                      with_full_sample)
 from medrobust.ehr.fine_pruning import FinePruning, FineTuning
 from medrobust.ehr.mask_plausibility import MaskIsolationForest, MaskVAECheck
 from medrobust.ehr.models import TrainConfig, predict_proba, train_victim
@@ -131,6 +132,8 @@ def test_weighted_metrics_equal_sklearn_on_resamples():
     counts = with_full_sample(resample_counts(300, 5, rng))[1:]  # float32, as the jobs use them
     auroc, auprc = weighted_auroc(y, score, counts), weighted_auprc(y, score, counts)
     tpr = weighted_tpr_at_fpr(y, score, counts, 0.05)
+    auroc_desc, tpr_desc = weighted_detection(y, score, counts, 0.05)
+    assert np.allclose(auroc_desc, auroc, atol=1e-6) and np.allclose(tpr_desc, tpr)
     for b in range(5):
         idx = np.repeat(np.arange(300), counts[b].astype(int))
         assert auroc[b] == pytest.approx(roc_auc_score(y[idx], score[idx]), abs=1e-6)

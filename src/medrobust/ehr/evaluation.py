@@ -69,13 +69,22 @@ def weighted_auprc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.
 
 def weighted_tpr_at_fpr(y: np.ndarray, score: np.ndarray, weights: np.ndarray, fpr: float = 0.05) -> np.ndarray:
     """Highest TPR at an FPR <= ``fpr`` per weight row (higher score = flagged)."""
+    return weighted_detection(y, score, weights, fpr)[1]
+
+
+def weighted_detection(y: np.ndarray, score: np.ndarray, weights: np.ndarray,
+                       fpr: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """(AUROC, TPR at FPR <= ``fpr``) per weight row from one sort, for the input checks."""
     pos, neg = _sorted_class_weights(y, score, weights, descending=True)
     tp, fp = np.cumsum(pos, axis=0), np.cumsum(neg, axis=0)
     n_pos, n_neg = tp[-1], fp[-1]
+    ok = (n_pos > 0) & (n_neg > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
+        below = n_neg - fp  # negatives scored strictly lower than each group
+        auroc = (pos * (below + 0.5 * neg)).sum(0) / (n_pos * n_neg)
         tpr, fpr_c = tp / n_pos, fp / n_neg
     best = np.where(fpr_c <= fpr + 1e-12, tpr, 0.0).max(axis=0)
-    return np.where((n_pos > 0) & (n_neg > 0), best, np.nan)
+    return np.where(ok, auroc, np.nan), np.where(ok, best, np.nan)
 
 
 def predicted_target(p_death: np.ndarray, target: int) -> np.ndarray:

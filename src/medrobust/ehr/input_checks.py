@@ -21,8 +21,8 @@ from sklearn.metrics import roc_curve
 
 from medrobust.core.records import format_setting
 from medrobust.core.seeding import derive_seed, make_rng
-from medrobust.ehr.evaluation import (MetricSink, resample_counts, weighted_auroc, weighted_share,
-                                      weighted_tpr_at_fpr, with_full_sample)
+from medrobust.ehr.evaluation import (MetricSink, resample_counts, weighted_detection, weighted_share,
+                                      with_full_sample)
 from medrobust.ehr.mask_plausibility import MaskIsolationForest, MaskVAECheck
 from medrobust.ehr.preprocess import TEST, TRAIN, VAL, Prepared
 from medrobust.ehr.triggers import triggered_test
@@ -54,24 +54,26 @@ def run_input_checks(prepared: Prepared, triggers: dict, cfg: dict, base_seed: i
     thresholds = {name: float(np.quantile(check.score(val), 1 - fpr)) for name, check in checks.items()}
     sink, out = MetricSink(n_boot), {}
     n = len(y_test)
+    everyone = np.ones(n, bool)
+    is_trig = np.r_[np.zeros(n, bool), np.ones(n, bool)]
     for s in range(n_seeds):
         counts = resample_counts(n, n_boot, make_rng(base_seed, "ehr", "bootstrap", "input_checks", s))
         w = with_full_sample(counts)
-        pair_w = np.hstack([w, w])
-        is_trig = np.r_[np.zeros(n, bool), np.ones(n, bool)]
+        pair_w = np.hstack([w, w])  # a stay and its triggered copy are resampled together
+        for name in checks:
+            false_alarms = weighted_share(clean_scores[name] > thresholds[name], everyone, w)
+            for attack in cfg["attacks"]:
+                sink.add(("none", attack, name, at_fpr, "flag_rate_clean"), false_alarms, n)
         for attack in cfg["attacks"]:
             trig = triggered_test(test, y_test, attack, triggers, base_seed, s, int(cfg["target_label"]))
             for name, check in checks.items():
                 s1 = check.score(trig)
                 both = np.r_[clean_scores[name], s1]
-                key = ("none", attack, name, "")
-                auc = sink.add(key + ("detection_auroc",), weighted_auroc(is_trig, both, pair_w), n)[0]
-                at = ("none", attack, name, at_fpr)
-                sink.add(at + ("tpr_at_fpr",), weighted_tpr_at_fpr(is_trig, both, pair_w, fpr), n)
+                auroc, tpr = weighted_detection(is_trig, both, pair_w, fpr)
+                auc = sink.add(("none", attack, name, "", "detection_auroc"), auroc, n)[0]
+                sink.add(("none", attack, name, at_fpr, "tpr_at_fpr"), tpr, n)
                 flags = s1 > thresholds[name]
-                sink.add(at + ("flag_rate",), weighted_share(flags, np.ones(n, bool), w), n)
-                sink.add(at + ("flag_rate_clean",),
-                         weighted_share(clean_scores[name] > thresholds[name], np.ones(n, bool), w), n)
+                sink.add(("none", attack, name, at_fpr, "flag_rate"), weighted_share(flags, everyone, w), n)
                 out[f"{attack}|{name}|{s}"] = flags
                 if s == 0:
                     f, t, _ = roc_curve(is_trig, both)
