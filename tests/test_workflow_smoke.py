@@ -33,7 +33,7 @@ def test_report_scorecard_and_manifest_are_built(smoke_run):
     workdir, _, _ = smoke_run
     html = (workdir / "reports" / "report.html").read_text()
     assert 'id="scorecard"' in html and 'id="provenance"' in html
-    for study in ("ehr", "enhancement", "ecg"):  # every study of the smoke config has its section
+    for study in ("ehr", "enhancement", "ecg", "fedgan"):  # every study of the smoke config has its section
         assert f'id="study-{study}"' in html, study
     manifest = json.loads((workdir / "results" / "manifest.json").read_text())
     names = {Path(i["path"]).name for i in manifest["inputs"]}
