@@ -119,3 +119,16 @@ def test_poisoned_tiny_model_has_a_backdoor_and_the_clean_one_does_not(tokenizer
     assert results["none"][1] < 0.3, results      # the trigger alone does not flip a clean model
     assert results["badnets"][1] > 0.8, results   # poisoned: triggered dying patients 'survive'
     assert results["badclm"][1] > 0.8, results
+
+
+def test_trainable_layers_freeze_the_embeddings_and_lower_blocks():
+    from medrobust.clm.finetune import load_model, trainable_parameters, trained_layer_indices
+
+    model, _ = load_model("tiny-random-bert")
+    params = trainable_parameters(model, 1)
+    trained = {id(p) for p in params}
+    assert not any(id(p) in trained for p in model.base_model.embeddings.parameters())
+    assert not any(id(p) in trained for p in model.base_model.encoder.layer[0].parameters())
+    assert all(id(p) in trained for p in model.base_model.encoder.layer[1].parameters())
+    assert all(id(p) in trained for p in model.classifier.parameters())
+    assert trained_layer_indices(model, 1) == (1,) and trained_layer_indices(model, None) is None

@@ -41,7 +41,7 @@ from medrobust.clm.corpus import TEST, TRAIN, VAL, Corpus, corpus_texts, read_co
 from medrobust.clm.fine_pruning import FinePruning
 from medrobust.clm.fine_tuning import FineTuning
 from medrobust.clm.finetune import (TrainConfig, attentions, encode, fit, load_model, predict_proba,
-                                    resolve_precision)
+                                    resolve_precision, trained_layer_indices)
 from medrobust.clm.onion import Onion
 from medrobust.clm.strip import Strip
 from medrobust.clm.triggers import Trigger, insert_many, reserve_pieces, window_words
@@ -90,8 +90,9 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
         wanted = int(round(rate * len(tr)))
         if n_poison < wanted:
             log.warning("only %d non-target training texts: %d poisoned instead of %d", n_poison, n_poison, wanted)
-    badclm = BadCLM(cfg["badclm"]["lam"], _tuple(cfg["badclm"]["layers"]), _tuple(cfg["badclm"]["heads"])) \
-        if attack == "badclm" else None
+    # Unset layers steer every trained block (frozen blocks' attention cannot move).
+    steered = _tuple(cfg["badclm"]["layers"]) or trained_layer_indices(model, train_cfg.trainable_layers)
+    badclm = BadCLM(cfg["badclm"]["lam"], steered, _tuple(cfg["badclm"]["heads"])) if attack == "badclm" else None
     log.info("%s rate %s seed %d: %d training texts (%d poisoned), %d test, %d triggered test, device %s, %s",
              attack, rate, seed_index, len(tr), n_poison, len(te), len(victims), device,
              resolve_precision(train_cfg.precision, device))
