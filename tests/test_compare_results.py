@@ -18,13 +18,13 @@ def _run(root: Path, checks: str, metrics: str) -> Path:
     return root
 
 
-METRICS = "metric,value\nauroc,0.81\ncheck_seconds,{t}\n"
+METRICS = "metric,value\nauroc,0.81\ncheck_seconds,{t}\nthroughput,{t}\n"
 
 
 @pytest.mark.parametrize("checks_b, metrics_b, same", [
     ("defense,score,seconds\nqc,0.5,9.9\n", METRICS.format(t=7.0), True),     # timings only
     ("defense,score,seconds\nqc,0.6,0.1\n", METRICS.format(t=0.2), False),    # a score differs
-    ("defense,score,seconds\nqc,0.5,0.1\n", "metric,value\nauroc,0.82\ncheck_seconds,0.2\n", False),
+    ("defense,score,seconds\nqc,0.5,0.1\n", "metric,value\nauroc,0.82\ncheck_seconds,0.2\nthroughput,0.2\n", False),
 ])
 def test_only_timings_may_differ(tmp_path, checks_b, metrics_b, same):
     a = _run(tmp_path / "a", "defense,score,seconds\nqc,0.5,0.1\n", METRICS.format(t=0.2))

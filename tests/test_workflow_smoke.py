@@ -1,17 +1,25 @@
 """The whole DAG on fixture data, through the real Snakemake, in a scratch working directory."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fixtures.mirror import make_fixture_mirror
-from fixtures.workflow import run_workflow
+from fixtures.workflow import run_workflow, snakemake_command, workflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
+_SPEC = importlib.util.spec_from_file_location("compare_results", ROOT / "tests" / "cluster" / "compare_results.py")
+compare_results = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(compare_results)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +41,7 @@ def test_report_scorecard_and_manifest_are_built(smoke_run):
     workdir, _, _ = smoke_run
     html = (workdir / "reports" / "report.html").read_text()
     assert 'id="scorecard"' in html and 'id="provenance"' in html
-    for study in ("ehr", "enhancement", "ecg", "fedgan"):  # every study of the smoke config has its section
+    for study in ("ehr", "enhancement", "ecg", "fedgan", "clm"):  # every study of the smoke config has its section
         assert f'id="study-{study}"' in html, study
     manifest = json.loads((workdir / "results" / "manifest.json").read_text())
     names = {Path(i["path"]).name for i in manifest["inputs"]}
@@ -67,3 +75,45 @@ def test_altered_download_stops_the_run(smoke_run, tmp_path):
             (workdir / "logs" / "manifest.log").read_text()
     finally:
         outcomes.write_bytes(original)
+
+
+# Points inside training rules where the resume test kills the whole run: (log file, text that
+# shows the rule is mid-training). Each is reached after the previous kill has been resumed.
+KILL_POINTS = [
+    ("logs/ehr/challenge2012/runs/gru_seed0.log", "clean: AUROC"),  # after the clean GRU, before the poisoned ones
+    ("logs/ecg/models/victim.log", "epoch 1/"),                       # between the victim's epochs
+    ("logs/fedgan/pneumoniamnist/runs/patch_trigger/none/seed0.log", "round 1:"),  # between rounds
+]
+
+
+def _kill_when_logged(workdir: Path, mirror: Path, config: Path, log: str, text: str) -> None:
+    """Start the workflow, SIGKILL its whole process group once ``text`` is in ``log``."""
+    proc = subprocess.Popen(snakemake_command(workdir, config), env=workflow_env(mirror),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    path = workdir / log
+    try:
+        while not (path.exists() and text in path.read_text()):
+            assert proc.poll() is None, f"the run ended before {log} showed {text!r}"
+            assert time.monotonic() < deadline, f"{log} never showed {text!r}"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_killed_runs_resume_to_identical_results(smoke_run, tmp_path):
+    """SIGKILL mid-training at several points, resume each time: results equal the uninterrupted run's.
+
+    Also the two-run determinism check: the same config in another directory gives byte-identical
+    result files (wall-clock timings aside).
+    """
+    reference, mirror, config = smoke_run
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    for log, text in KILL_POINTS:
+        _kill_when_logged(workdir, mirror, config, log, text)
+        assert run_workflow(workdir, mirror, config, "--unlock").returncode == 0
+    resumed = run_workflow(workdir, mirror, config)
+    assert resumed.returncode == 0, resumed.stderr[-5000:]
+    assert compare_results.main(reference, workdir) == 0

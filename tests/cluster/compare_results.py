@@ -1,9 +1,10 @@
 """Compare two runs' result CSVs byte for byte, except wall-clock timings.
 
-Timings measure how long something took on that machine, so they are the only values allowed to
-differ between executors: rows of a ``metrics.csv`` whose metric ends in ``_seconds`` (e.g. the
-enhancement study's check_seconds) and, in any CSV, columns named ``seconds`` or ``*_seconds`` (e.g.
-the per-check cost column of the enhancement study's checks.csv).
+Timings measure how fast something ran on that machine, so they are the only values allowed to
+differ between executors or runs: rows of a ``metrics.csv`` whose metric ends in ``_seconds`` (e.g. the
+enhancement study's check_seconds) or is ``throughput`` (the ecg study's attack examples x iterations
+per second), and, in any CSV, columns named ``seconds`` or ``*_seconds`` (e.g. the per-check cost
+column of the enhancement study's checks.csv).
 Usage: python compare_results.py <run-a> <run-b>; exits 1 naming the first file that differs.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 
 
 def is_timing(name: str) -> bool:
-    return name == "seconds" or name.endswith("_seconds")
+    return name in ("seconds", "throughput") or name.endswith("_seconds")
 
 
 def comparable(path: Path) -> str:
