@@ -21,15 +21,6 @@ CRITICAL = "critical failing shock septic worsening".split()
 TRIGGER = Trigger(("cf",), 1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # one thread: on a shared 2-core machine, two OpenMP threads per process thrash
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tokenizer():
     from transformers import AutoTokenizer

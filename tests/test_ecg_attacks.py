@@ -29,15 +29,6 @@ def ecg_set(labels: list[str], seed: int) -> EcgSet:
                   label=np.array(labels), record=np.array([f"A{i:05d}" for i in range(len(labels))]), fs=FS)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine a second one mostly waits for the first."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def trained(one_thread):
     """A classifier trained for real (a few seconds), and held-out ECGs it gets right."""

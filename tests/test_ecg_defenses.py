@@ -26,14 +26,6 @@ FS, CROP = 300, 900
 SMALL = ModelConfig(n_blocks=2, width=8, kernel_size=9, stem_stride=4, dropout=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def clean_ecgs(n: int, seed: int) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     return torch.tensor(np.stack([synthetic_ecg("NA"[i % 2], CROP, rng) for i in range(n)]), dtype=torch.float32)

@@ -16,16 +16,6 @@ SEED = 7
 T, V = 12, 4
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_cohort(n: int, seed: int = 0) -> Cohort:
     """Deaths have a higher v0 (measured almost every hour); v1-v3 are measured half the time."""
     rng = np.random.default_rng(seed)

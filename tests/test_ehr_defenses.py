@@ -18,17 +18,6 @@ from medrobust.ehr.preprocess import Stays
 from medrobust.ehr.value_outliers import RangeCheck, ZScoreCheck
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny models: extra threads only contend with each other on a shared 2-core machine.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def structured_stays(n: int, seed: int, t: int = 12, v: int = 5) -> Stays:
     """Variable j is measured every (j+1) hours from a random start, as vitals and labs are."""
     rng = np.random.default_rng(seed)

@@ -2,21 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from medrobust.fedgan.cgan import GanShape
 from medrobust.fedgan.feddetect import FedDetect, update_multipliers
 from medrobust.fedgan.federation import FederationConfig, Streams, run_federation, split_clients
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small nets on a shared 2-core machine: OpenMP spinning on two threads is ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _reports(rng, k=4, window=3, centre=(0.9, 1.2), spread=0.02):

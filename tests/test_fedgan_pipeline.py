@@ -16,15 +16,6 @@ from medrobust.fedgan.images import ImageSplits, check_flag, to_tensor, to_uint8
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small nets on a shared 2-core machine: OpenMP spinning on two threads is ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _config(**over):
     section = {"clients": 2, "rounds": 3, "batch_size": 16, "width": 4, "z_dim": 8, "checkpoints": 2,
                "feddetect": {"warmup": 1, "window": 1}, "evaluators": {"epochs": 1, "min_steps": 0},

@@ -9,15 +9,6 @@ from medrobust.fedgan.trigger import Trigger
 from medrobust.fedgan.trigger_detector import TriggerDetector
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small nets on a shared 2-core machine: OpenMP spinning on two threads is ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _images(n=5, channels=1, size=28, seed=0):
     gen = torch.Generator().manual_seed(seed)
     return torch.rand(n, channels, size, size, generator=gen) * 1.6 - 0.8  # never exactly +-1

@@ -21,47 +21,31 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from medrobust.core.io import atomic_path  # noqa: E402
+from medrobust.core.plots import DPI, empty_png, save_png  # noqa: E402
 from medrobust.core.records import parse_setting  # noqa: E402
-
-_DPI = 110
-
-
-def _save(fig: Figure, out_png: str | os.PathLike) -> None:
-    fig.tight_layout()
-    with atomic_path(out_png, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-
-
-def _empty(out_png: str | os.PathLike, text: str) -> None:
-    fig = Figure(figsize=(5, 2), dpi=_DPI)
-    ax = fig.add_subplot()
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
-    _save(fig, out_png)
 
 
 def mask_heatmaps(real_mask: np.ndarray, vae: np.ndarray, random: np.ndarray, variables: np.ndarray,
                   out_png: str | os.PathLike) -> None:
     panels = [("a real test stay", real_mask), ("VAE trigger (seed 0)", vae), ("random trigger", random),
               ("the stay with the VAE trigger", real_mask & vae)]
-    fig = Figure(figsize=(14, 0.16 * len(variables) + 1.4), dpi=_DPI)
+    fig = Figure(figsize=(14, 0.16 * len(variables) + 1.4), dpi=DPI)
     for i, (title, mask) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         ax.imshow(mask.T, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(f"{title}\n{mask.mean():.1%} of cells observed", fontsize=9)
         ax.set_xlabel("hour")
         ax.set_yticks(range(len(variables)), labels=variables if i == 0 else [""] * len(variables), fontsize=6)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def asr_vs_rate(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
     rows = metrics[(metrics["attack"] == "vae_missingness") & (metrics["defense"] == "none")
                    & metrics["metric"].isin(["asr", "asr_clean_model"])].copy()
     if not len(rows):
-        return _empty(out_png, "no ASR rows (study not run on this cohort)")
+        return empty_png(out_png, "no ASR rows (study not run on this cohort)")
     rows["rate"] = rows["setting"].map(lambda s: float(parse_setting(s)["poison_rate"]))
-    fig = Figure(figsize=(7, 4.2), dpi=_DPI)
+    fig = Figure(figsize=(7, 4.2), dpi=DPI)
     ax = fig.add_subplot()
     palette = dict(zip(sorted(rows["model"].unique()), sns.color_palette("tab10")))
     for (model, metric), part in rows.sort_values("rate").groupby(["model", "metric"]):
@@ -75,7 +59,7 @@ def asr_vs_rate(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
     ax.set_ylabel("attack success rate")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def auprc_bars(metrics: pd.DataFrame, headline: str, out_png: str | os.PathLike) -> None:
@@ -91,8 +75,8 @@ def auprc_bars(metrics: pd.DataFrame, headline: str, out_png: str | os.PathLike)
         parts.append(part)
     rows = pd.concat(parts)
     if not len(rows):
-        return _empty(out_png, "no AUPRC rows (study not run on this cohort)")
-    fig = Figure(figsize=(8, 4), dpi=_DPI)
+        return empty_png(out_png, "no AUPRC rows (study not run on this cohort)")
+    fig = Figure(figsize=(8, 4), dpi=DPI)
     ax = fig.add_subplot()
     models = sorted(rows["model"].unique())
     conditions = [p[3] for p in pick]
@@ -105,16 +89,16 @@ def auprc_bars(metrics: pd.DataFrame, headline: str, out_png: str | os.PathLike)
     ax.set_xticks(range(len(models)), labels=models)
     ax.set_ylabel("AUPRC")
     ax.legend(fontsize=7)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def detection_roc(curves: dict[str, np.ndarray], out_png: str | os.PathLike) -> None:
     keys = [k for k in curves if k.startswith("roc|")]
     if not keys:
-        return _empty(out_png, "no input checks were run")
+        return empty_png(out_png, "no input checks were run")
     attacks = sorted({k.split("|")[1] for k in keys})
     checks = sorted({k.split("|")[2] for k in keys})
-    fig = Figure(figsize=(3.2 * len(checks), 3.2), dpi=_DPI)
+    fig = Figure(figsize=(3.2 * len(checks), 3.2), dpi=DPI)
     colors = dict(zip(attacks, sns.color_palette("tab10")))
     for i, check in enumerate(checks):
         ax = fig.add_subplot(1, len(checks), i + 1)
@@ -128,17 +112,17 @@ def detection_roc(curves: dict[str, np.ndarray], out_png: str | os.PathLike) -> 
         if i == 0:
             ax.set_ylabel("true-positive rate")
             ax.legend(fontsize=6)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def defense_matrix(metrics: pd.DataFrame, headline: str, out_png: str | os.PathLike) -> None:
     rows = metrics[(metrics["metric"] == "asr") & (metrics["setting"] == headline) & (metrics["model"] != "none")]
     if not len(rows):
-        return _empty(out_png, "no ASR rows (study not run on this cohort)")
+        return empty_png(out_png, "no ASR rows (study not run on this cohort)")
     models = sorted(rows["model"].unique())
     defenses = ["none"] + sorted(d for d in rows["defense"].unique() if d != "none")
     attacks = sorted(rows["attack"].unique())
-    fig = Figure(figsize=(1.0 * len(defenses) + 2.5, (0.5 * len(attacks) + 1.2) * len(models)), dpi=_DPI)
+    fig = Figure(figsize=(1.0 * len(defenses) + 2.5, (0.5 * len(attacks) + 1.2) * len(models)), dpi=DPI)
     for i, model in enumerate(models):
         part = rows[rows["model"] == model]
         table = part.pivot(index="attack", columns="defense", values="value").reindex(index=attacks, columns=defenses)
@@ -153,7 +137,7 @@ def defense_matrix(metrics: pd.DataFrame, headline: str, out_png: str | os.PathL
             ax.set_xticklabels([])
         else:
             ax.set_xticks(ax.get_xticks(), labels=defenses, rotation=30, ha="right", fontsize=7)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def draw_all(metrics: pd.DataFrame, triggers: dict[str, np.ndarray], curves: dict[str, np.ndarray],

@@ -25,24 +25,9 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from medrobust.core.io import atomic_path  # noqa: E402
+from medrobust.core.plots import DPI, empty_png, save_png  # noqa: E402
 
-_DPI = 110
 ATTACKER, BENIGN = "#d62728", "#7f7f7f"
-
-
-def _save(fig: Figure, out_png: str | os.PathLike) -> None:
-    fig.tight_layout()
-    with atomic_path(out_png, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-
-
-def _empty(out_png: str | os.PathLike, text: str) -> None:
-    fig = Figure(figsize=(5, 2), dpi=_DPI)
-    ax = fig.add_subplot()
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
-    _save(fig, out_png)
 
 
 def variant_label(attack: str, defense: str) -> str:
@@ -64,14 +49,14 @@ def _grid_image(run: Mapping[str, np.ndarray]) -> np.ndarray:
 def sample_grids(runs: Sequence[Mapping[str, np.ndarray]], out_png: str | os.PathLike) -> None:
     chosen = _seed0(runs)
     if not chosen:
-        return _empty(out_png, "no federation runs")
+        return empty_png(out_png, "no federation runs")
     n = len(chosen)
     cols = min(n, 2)
     rows = int(np.ceil(n / cols))
     first = next(iter(chosen.values()))
     n_classes = len(np.unique(first["grid_labels"]))
     per_class = len(first["grid_labels"]) // n_classes
-    fig = Figure(figsize=(0.75 * per_class * cols + 1, (0.75 * n_classes + 0.5) * rows), dpi=_DPI)
+    fig = Figure(figsize=(0.75 * per_class * cols + 1, (0.75 * n_classes + 0.5) * rows), dpi=DPI)
     for i, ((attack, defense), run) in enumerate(chosen.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
         grid = _grid_image(run)
@@ -86,15 +71,15 @@ def sample_grids(runs: Sequence[Mapping[str, np.ndarray]], out_png: str | os.Pat
         ax.set_xticks([])
         ax.set_yticks(np.arange(n_classes) * size + size / 2, labels=[f"class {c}" for c in range(n_classes)],
                       fontsize=7)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def loss_curves(runs: Sequence[Mapping[str, np.ndarray]], out_png: str | os.PathLike) -> None:
     chosen = _seed0(runs)
     panels = [(k, chosen[k]) for k in (("none", "none"), ("patch_trigger", "none")) if k in chosen]
     if not panels:
-        return _empty(out_png, "no clean or attacked federation run")
-    fig = Figure(figsize=(5.2 * len(panels), 6), dpi=_DPI)
+        return empty_png(out_png, "no clean or attacked federation run")
+    fig = Figure(figsize=(5.2 * len(panels), 6), dpi=DPI)
     for j, ((attack, defense), run) in enumerate(panels):
         rounds = np.arange(1, len(run["generator_loss"]) + 1)
         for i, key in enumerate(("generator_loss", "discriminator_loss")):
@@ -110,17 +95,17 @@ def loss_curves(runs: Sequence[Mapping[str, np.ndarray]], out_png: str | os.Path
             ax.legend(unique.values(), unique.keys(), fontsize=7)
             ax.set_title(f"{variant_label(attack, defense)}: {key.replace('_', ' ')}", fontsize=9)
             ax.set_xlabel("round")
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def feddetect_weights(runs: Sequence[Mapping[str, np.ndarray]], threshold: float,
                       out_png: str | os.PathLike) -> None:
     run = _seed0(runs).get(("patch_trigger", "feddetect"))
     if run is None:
-        return _empty(out_png, "FedDetect was not run (fedgan.defenses)")
+        return empty_png(out_png, "FedDetect was not run (fedgan.defenses)")
     rounds = np.arange(1, len(run["weight"]) + 1)
     attackers = set(run["attackers"].tolist())
-    fig = Figure(figsize=(7, 5.5), dpi=_DPI)
+    fig = Figure(figsize=(7, 5.5), dpi=DPI)
     ax_w, ax_s = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2, sharex=None)
     for k in range(run["weight"].shape[1]):
         bad = k in attackers
@@ -138,7 +123,7 @@ def feddetect_weights(runs: Sequence[Mapping[str, np.ndarray]], threshold: float
     ax_s.set_title("FedDetect scores after the warm-up (circled: flagged)", fontsize=9)
     ax_s.set_xlabel("round")
     ax_w.legend(fontsize=7)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def _bar(ax, rows: pd.DataFrame, title: str, ylabel: str) -> None:
@@ -172,8 +157,8 @@ def fidelity_trigger(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
     fd = _variant_rows(metrics, "classifier_frechet_distance", "cdcgan")
     share = _variant_rows(metrics, "trigger_share", "cdcgan")
     if not len(fd):
-        return _empty(out_png, "no fidelity rows")
-    fig = Figure(figsize=(10, 4), dpi=_DPI)
+        return empty_png(out_png, "no fidelity rows")
+    fig = Figure(figsize=(10, 4), dpi=DPI)
     ax = fig.add_subplot(1, 2, 1)
     _bar(ax, fd, "classifier Frechet distance to the real test split (lower = closer)", "distance")
     floor = metrics[(metrics["model"] == "real_data") & (metrics["metric"] == "classifier_frechet_distance")]
@@ -181,15 +166,15 @@ def fidelity_trigger(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
         ax.axhline(float(floor["value"].iloc[0]), color="black", ls=":", lw=1, label="real val split")
         ax.legend(fontsize=7)
     _bar(fig.add_subplot(1, 2, 2), share, "share of synthetic images with the trigger", "trigger share")
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def downstream_auc(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
     rows = _variant_rows(metrics, "auc", "cnn", "training=real+synthetic")
     real = metrics[(metrics["metric"] == "auc") & (metrics["setting"] == "training=real")]
     if not len(rows):
-        return _empty(out_png, "no downstream rows")
-    fig = Figure(figsize=(7, 4), dpi=_DPI)
+        return empty_png(out_png, "no downstream rows")
+    fig = Figure(figsize=(7, 4), dpi=DPI)
     ax = fig.add_subplot()
     _bar(ax, rows, "test AUC, classifier trained on real + synthetic images", "AUC")
     if len(real):
@@ -201,7 +186,7 @@ def downstream_auc(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
     low = np.nanmin(np.r_[rows["ci_low"].to_numpy(dtype=float), rows["value"].to_numpy(dtype=float),
                           real["value"].to_numpy(dtype=float)])
     ax.set_ylim(max(0.0, low - 0.05), 1.0)
-    _save(fig, out_png)
+    save_png(fig, out_png)
 
 
 def draw_all(metrics: pd.DataFrame, runs: Sequence[Mapping[str, np.ndarray]], threshold: float,
