@@ -2,10 +2,18 @@
 
 A file is first fetched to a temporary name beside its destination, verified, and only then
 renamed into place: a file that fails verification is deleted and never looks valid.
+
+Credentials (for credentialed PhysioNet projects) come from the environment
+(``MEDROBUST_PHYSIONET_USER`` and ``MEDROBUST_PHYSIONET_PASSWORD``, sent to the PhysioNet host only)
+or from ``~/.netrc`` (any host, by its ``machine`` entry; ``NETRC`` names another file). They go into
+an HTTP Basic header that is not repeated on redirects, and never into a URL, a log line, an error
+message or the manifest.
 """
 from __future__ import annotations
 
+import base64
 import logging
+import netrc
 import os
 import shutil
 import time
@@ -14,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from medrobust.core.io import atomic_path
 from medrobust.data import registry
@@ -78,7 +87,7 @@ def _download_verified(url: str, dest: Path, sources: Sources, verify: Callable[
     for attempt in range(1, sources.retries + 1):
         try:
             with atomic_path(dest) as tmp:
-                _download(url, tmp, sources.timeout)
+                _download(url, tmp, sources.timeout, credentials_for(url, sources))
                 verify(tmp, url)
             return
         except urllib.error.HTTPError as exc:
@@ -91,8 +100,28 @@ def _download_verified(url: str, dest: Path, sources: Sources, verify: Callable[
         time.sleep(min(2 ** attempt, 10))
 
 
-def _download(url: str, tmp: Path, timeout: float) -> None:
+def credentials_for(url: str, sources: Sources, environ: dict | None = None) -> tuple[str, str] | None:
+    """(user, password) for ``url``'s host: the environment for PhysioNet, else ~/.netrc, else None."""
+    environ = os.environ if environ is None else environ
+    host = urlsplit(url).hostname or ""
+    user, password = environ.get("MEDROBUST_PHYSIONET_USER"), environ.get("MEDROBUST_PHYSIONET_PASSWORD")
+    if user and password and host == urlsplit(sources.physionet_url).hostname:
+        return user, password
+    path = Path(environ.get("NETRC") or Path(environ.get("HOME", "~")).expanduser() / ".netrc")
+    if not path.is_file():
+        return None
+    try:
+        entry = netrc.netrc(str(path)).authenticators(host)
+    except netrc.NetrcParseError as exc:  # the message quotes no secret, only the file and line
+        raise FetchError(f"{path}: not a valid netrc file (line {exc.lineno})") from None
+    return (entry[0], entry[2]) if entry and entry[0] and entry[2] else None
+
+
+def _download(url: str, tmp: Path, timeout: float, credentials: tuple[str, str] | None = None) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "medrobust"})
+    if credentials:
+        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode("ascii")
+        request.add_unredirected_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
         expected = response.headers.get("Content-Length")
         shutil.copyfileobj(response, out, 1 << 20)
