@@ -111,9 +111,14 @@ def test_killed_runs_resume_to_identical_results(smoke_run, tmp_path):
     reference, mirror, config = smoke_run
     workdir = tmp_path / "work"
     workdir.mkdir()
-    for log, text in KILL_POINTS:
+    cohort = workdir / "results" / "data" / "challenge2012" / "cohort.npz"
+    for i, (log, text) in enumerate(KILL_POINTS):
         _kill_when_logged(workdir, mirror, config, log, text)
         assert run_workflow(workdir, mirror, config, "--unlock").returncode == 0
+        if i == 0:  # the cohort was complete before the first kill: no resume may rebuild it
+            parsed_at = cohort.stat().st_mtime_ns
     resumed = run_workflow(workdir, mirror, config)
     assert resumed.returncode == 0, resumed.stderr[-5000:]
+    assert "rule parse_challenge2012:" not in resumed.stdout + resumed.stderr
+    assert cohort.stat().st_mtime_ns == parsed_at
     assert compare_results.main(reference, workdir) == 0
