@@ -61,7 +61,8 @@ rule ehr_triggers:
     params:
         ehr={k: EHR[k] for k in EHR_TRIGGER_KEYS},
         **EHR_PARAMS,
-    threads: 1
+    # every training job waits for the triggers: give the VAE both cores
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=20,
