@@ -52,6 +52,14 @@ def test_paper_config_is_valid():
     ({"data": {"timeout": 0}}, "data.timeout", "less than or equal to the minimum"),
     ({"bootstrap": 1.5}, "bootstrap", "is not of type 'integer'"),
     ({"deterministic": "yes"}, "deterministic", "is not of type 'boolean'"),
+    # the studies' own sections (workflow/schemas/studies/)
+    ({"ehr": {"headline_setting": {"poison_rate": 1.5}}}, "ehr.headline_setting.poison_rate", "maximum"),
+    ({"ehr": {"models": ["svm"]}}, "ehr.models.0", "is not one of"),
+    ({"ecg": {"attacks": {"eps": [-10]}}}, "ecg.attacks.eps.0", "less than or equal to the minimum"),
+    ({"ecg": {"crop_seconds": 0}}, "ecg.crop_seconds", "less than or equal to the minimum"),
+    ({"clm": {"rates": [1.2]}}, "clm.rates.0", "maximum"),
+    ({"fedgan": {"clients": 1}}, "fedgan.clients", "less than the minimum"),
+    ({"enhancement": {"n_subjects": 2}}, "enhancement.n_subjects", "less than the minimum"),
 ])
 def test_bad_config_names_the_key(patch, key, problem):
     config = _merge(_default(), patch)
