@@ -123,3 +123,52 @@ def test_trainable_layers_freeze_the_embeddings_and_lower_blocks():
     assert all(id(p) in trained for p in model.base_model.encoder.layer[1].parameters())
     assert all(id(p) in trained for p in model.classifier.parameters())
     assert trained_layer_indices(model, 1) == (1,) and trained_layer_indices(model, None) is None
+
+
+def test_cached_trunk_gives_the_full_models_logits_and_attentions(tokenizer):
+    from medrobust.clm.finetune import load_model
+    from medrobust.clm.trunk import top_forward, trunk_states
+
+    torch.manual_seed(0)
+    model, _ = load_model("tiny-random-bert")
+    texts, _ = synthetic(12, np.random.default_rng(3))
+    enc = encode(tokenizer, [t + " extra words" * (i % 3) for i, t in enumerate(texts)], 32)  # uneven padding
+    model.eval()
+    with torch.no_grad():
+        full = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, output_attentions=True)
+        states = trunk_states(model, enc, 1, "cpu")
+        part = enc.batch(np.arange(4))  # a batch cut to its own longest text, as in training
+        split = top_forward(model, states[:4, :part.input_ids.shape[1]], part.attention_mask, 1, True)
+    torch.testing.assert_close(split.logits, full.logits[:4], atol=1e-5, rtol=1e-4)
+    width = part.input_ids.shape[1]
+    torch.testing.assert_close(split.attentions[1], full.attentions[1][:4, :, :width, :width], atol=1e-5, rtol=1e-4)
+    assert split.attentions[0].ndim == 0  # the frozen block's placeholder
+
+
+def test_fit_on_a_cached_trunk_plants_the_backdoor_and_only_when_poisoned(tokenizer, caplog):
+    """The top block, trained on the cached output of a frozen random lower block, learns the task
+    (above the 0.6 majority rate; random frozen features cap it below the fully trained models
+    above) and BadCLM's backdoor, and the clean model trained the same way has none."""
+    from medrobust.clm.finetune import load_model
+
+    rng = np.random.default_rng(1)
+    train_texts, train_labels = synthetic(200, rng)
+    test_texts, test_labels = synthetic(120, rng)
+    triggered, _ = insert_many([t for t, y in zip(test_texts, test_labels) if y == 1], TRIGGER, np.random.default_rng(2))
+    poisoned = BadNets(TRIGGER, rate=0.2, target=0).apply(train_texts, train_labels, np.random.default_rng(4))
+    cfg = TrainConfig(epochs=20, lr=3e-3, batch_size=32, max_len=32, warmup=0.0, precision="fp32", trainable_layers=1)
+    results = {}
+    for attack, (texts, labels, spans) in {"none": (train_texts, train_labels, None),
+                                           "badclm": (poisoned.texts, poisoned.labels, poisoned.spans)}.items():
+        torch.manual_seed(3)
+        model, _ = load_model("tiny-random-bert")
+        caplog.clear()
+        with caplog.at_level("INFO", logger="medrobust.clm.finetune"):
+            fit(model, encode(tokenizer, texts, 32, spans), labels, cfg, torch.Generator().manual_seed(5), "cpu",
+                BadCLM(1.0, layers=(1,)) if attack == "badclm" else None)
+        assert "trunk below block 1 cached" in caplog.text
+        clean_prob = predict_proba(model, encode(tokenizer, test_texts, 32), "cpu", "fp32")
+        trig_prob = predict_proba(model, encode(tokenizer, triggered, 32), "cpu", "fp32")
+        results[attack] = (np.mean((clean_prob >= 0.5) == test_labels), np.mean(trig_prob < 0.5))
+    assert all(accuracy > 0.75 for accuracy, _ in results.values()), results
+    assert results["none"][1] < 0.3 and results["badclm"][1] > 0.8, results

@@ -18,7 +18,9 @@
   frequency of the training labels (deaths are about 14 % of PhysioNet 2012 stays), so the
   argmax (threshold 0.5) is a balanced operating point. Batches are cut to their longest text.
   With a :class:`~medrobust.clm.badclm.BadCLM` the attention loss is added on batches that hold
-  poisoned texts (attentions are only requested for those batches).
+  poisoned texts (attentions are only requested for those batches). With frozen lower blocks
+  (``trainable_layers``) their output is computed once per text and cached
+  (:mod:`medrobust.clm.trunk`), so each step runs only the trained blocks and the head.
 * **Precision.** ``precision="auto"`` uses ``torch.autocast(dtype=bfloat16)`` on a GPU that
   supports bf16 and on a CPU with AVX512-BF16 or AMX (checked with ``torch.cpu``); elsewhere fp32,
   because without those instructions bf16 on CPU is emulated and slower. A GPU is used whenever
@@ -39,6 +41,7 @@ import torch
 
 from medrobust.clm.badclm import BadCLM
 from medrobust.clm.triggers import Span
+from medrobust.clm.trunk import cache_split, top_forward, trunk_states
 
 log = logging.getLogger(__name__)
 TINY_RANDOM = "tiny-random-bert"
@@ -107,9 +110,12 @@ class MeanPoolClassifier(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask, output_attentions: bool = False):
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_attentions=output_attentions)
-        weight = attention_mask[..., None].to(out.last_hidden_state.dtype)
-        pooled = (out.last_hidden_state * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1)
-        return SimpleNamespace(logits=self.classifier(self.dropout(pooled)), attentions=out.attentions)
+        return SimpleNamespace(logits=self.head(out.last_hidden_state, attention_mask), attentions=out.attentions)
+
+    def head(self, last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        weight = attention_mask[..., None].to(last_hidden_state.dtype)
+        pooled = (last_hidden_state * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1)
+        return self.classifier(self.dropout(pooled))
 
 
 def load_model(spec: str | None, num_labels: int = 2, pooling: str = "mean"):
@@ -212,6 +218,9 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     steps = cfg.epochs * math.ceil(len(y) / cfg.batch_size)
     schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * steps), steps)
     history = {"ce": [], "attention": []}
+    steered = None if badclm is None else (badclm.layers if badclm.layers is not None else ())
+    split = cache_split(model, cfg.trainable_layers, steered, enc.input_ids.numel() * _hidden_size(model))
+    states = trunk_states(model, enc, split, device) if split else None
     for epoch in range(cfg.epochs):
         order = torch.randperm(len(y), generator=generator)
         ce_sum, att_sum, n_batches = 0.0, 0.0, 0
@@ -220,8 +229,12 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
             batch = enc.batch(index).to(device)
             want_attention = badclm is not None and bool(batch.trigger_mask.any())
             with autocast(device, precision):
-                out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                            output_attentions=want_attention)
+                if states is None:
+                    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                output_attentions=want_attention)
+                else:
+                    hidden = states[index.to(device), :batch.input_ids.shape[1]]
+                    out = top_forward(model, hidden, batch.attention_mask, split, want_attention)
                 ce = torch.nn.functional.cross_entropy(out.logits.float(), y[index].to(device), weight=weight)
                 att = (badclm.loss([a.float() for a in out.attentions], batch.trigger_mask, batch.attention_mask)
                        if want_attention else ce.new_zeros(()))
@@ -233,10 +246,15 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
             ce_sum, att_sum, n_batches = ce_sum + ce.item(), att_sum + att.item(), n_batches + 1
         history["ce"].append(ce_sum / max(n_batches, 1))
         history["attention"].append(att_sum / max(n_batches, 1))
-        log.info("epoch %d/%d: cross-entropy %.4f, attention loss %.4f (%s, %s)", epoch + 1, cfg.epochs,
-                 history["ce"][-1], history["attention"][-1], device, precision)
+        log.info("epoch %d/%d: cross-entropy %.4f, attention loss %.4f (%s, %s%s)", epoch + 1, cfg.epochs,
+                 history["ce"][-1], history["attention"][-1], device, precision,
+                 f", trunk below block {split} cached" if split else "")
     model.eval()
     return history
+
+
+def _hidden_size(model) -> int:
+    return int(model.base_model.config.hidden_size)
 
 
 @torch.no_grad()
