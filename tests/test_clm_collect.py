@@ -51,7 +51,7 @@ def test_run_file_names_round_trip():
 def fake_run(rng, asr: float, n_test=200, n_trig=40, defend=False) -> dict:
     y = (rng.random(n_test) < 0.3).astype(int)
     out = {"test_label": y, "test_prob": np.clip(0.3 * y + 0.7 * rng.random(n_test), 0, 1),
-           "trig_prob": np.where(rng.random(n_trig) < asr, 0.1, 0.9), "n_poison": np.array(10),
+           "trig_prob": np.where(rng.random(n_trig) < asr, 0.1, 0.9), "n_poison": np.array(10), "n_train": np.array(100),
            "trigger_focus": rng.random((2, 2))}
     if defend:
         for det in ("onion", "strip", "attention_check"):
@@ -75,6 +75,7 @@ def test_collect_writes_one_row_per_cell_and_judges_the_claims():
     assert not frame.duplicated(["attack", "defense", "setting", "metric"]).any()
     get = lambda *k: frame.set_index(["attack", "defense", "setting", "metric"]).loc[k, "value"]  # noqa: E731
     assert get("badclm", "none", "poison_rate=0.1", "asr") == 1.0
+    assert get("none", "none", "", "n_train") == 100  # the scale the report states
     assert get("badclm", "none", "poison_rate=0.1", "asr_clean_model") == 0.0
     assert get("badclm", "fine_tuning", "poison_rate=0.1", "asr") == 0.0
     assert get("badnets", "strip", "poison_rate=0.1", "detection_auroc") > 0.8
@@ -82,4 +83,5 @@ def test_collect_writes_one_row_per_cell_and_judges_the_claims():
         set(map(tuple, frame[["attack", "defense", "setting", "metric"]].to_numpy()))
     verdicts = {c.claim_id: c.verdict for c in claims}
     assert verdicts["clm-asr"] == "reproduced" and verdicts["clm-badclm-beats-badnets"] == "reproduced"
-    assert all("serialised from structured EHR" in c.statement for c in claims)
+    assert all("serialised from structured EHR" in c.statement and "100 training texts, 2 seed(s)" in c.statement
+               for c in claims)

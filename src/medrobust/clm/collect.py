@@ -12,7 +12,8 @@ test texts and the triggered texts.
 clean model):
 
 * clean model (attack ``none``): ``clean_auroc``, ``clean_auprc``, ``asr`` (the clean model on the
-  triggered texts: the share of non-target texts predicted as the target once triggered), and, per
+  triggered texts: the share of non-target texts predicted as the target once triggered), ``n_train``
+  (training texts: the scale the report states), and, per
   detector, ``detection_auroc``.
 * each attack and rate (defense ``none``): ``clean_auroc``, ``clean_auprc``,
   ``auroc_change_vs_clean_model`` (poisoned minus clean), ``asr``, ``asr_clean_model`` (the clean
@@ -206,6 +207,7 @@ class Collector:
             self.add("none", "none", "", name, fn, [(self.clean[s]["test_label"], self.clean[s]["test_prob"]) for s in seeds])
         self.add("none", "none", "", "asr", share,
                  [(success(self.clean[s]["trig_prob"], self.target),) for s in seeds])
+        self.add_value("none", "none", "", "n_train", [float(self.clean[s]["n_train"]) for s in seeds])
         for det in DETECTORS:
             per_seed = [_detection_arrays(self.clean[s], det) for s in seeds if f"{det}_pos" in self.clean[s]]
             self.add("none", det, "", "detection_auroc", auroc, per_seed)
@@ -283,7 +285,9 @@ class Collector:
         setting = format_setting({"poison_rate": headline})
         est = lambda *k: self.estimates.get(k)  # noqa: E731
         text = TEXT_DESCRIPTION[self.cfg["text"]]
-        what = f"Text here: {text}; model {self.model}."
+        n_train = sorted({int(r["n_train"]) for r in self.clean.values()})
+        sizes = f"; {'/'.join(map(str, n_train))} training texts, {len(self.clean)} seed(s)" if n_train else ""
+        what = f"Text here: {text}; model {self.model}{sizes}."
         fmt = lambda e: "n/a" if e is None else f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]"  # noqa: E731
         nan = float("nan")
 
