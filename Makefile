@@ -4,7 +4,9 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-SNAKEMAKE := $(BIN)/snakemake --workflow-profile workflow/profiles/default
+# SMK_ARGS: extra Snakemake options for every target, e.g. SMK_ARGS="--configfile config/paper.yaml"
+SMK_ARGS ?=
+SNAKEMAKE := $(BIN)/snakemake --workflow-profile workflow/profiles/default $(SMK_ARGS)
 CORES ?= all
 ifdef MIRROR
 export MEDROBUST_MIRROR := $(abspath $(MIRROR))

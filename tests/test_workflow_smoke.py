@@ -62,6 +62,30 @@ def test_second_run_does_nothing(smoke_run):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def _mtimes(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_make_report_redraws_figures_and_report_without_recomputing(smoke_run):
+    """``make report`` reruns only the figure rules and the report: every other result stays as it was."""
+    workdir, mirror, config = smoke_run
+    before = _mtimes(workdir / "results")
+    report = workdir / "reports" / "report.html"
+    report_before = report.stat().st_mtime_ns
+    done = subprocess.run(["make", "-C", str(ROOT), "report", f"SMK_ARGS=--directory {workdir} --configfile {config}"],
+                          capture_output=True, text=True, env=workflow_env(mirror), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = _mtimes(workdir / "results")
+    redrawn = {p for p in before if after.get(p) != before[p]}
+    figures = {p for p in before if "figures" in p.parts}  # the PNGs and Snakemake's folder markers
+    assert any(p.suffix == ".png" for p in figures) and figures <= redrawn  # every figure drawn again ...
+    benchmarks = {p for p in redrawn if "benchmarks" in p.parts}
+    assert redrawn - figures - benchmarks == set(), sorted(map(str, redrawn - figures - benchmarks))
+    assert all(p.stem == "report" or p.stem.endswith("figures") for p in benchmarks), benchmarks
+    assert report.stat().st_mtime_ns > report_before  # ... and the report rebuilt from stored results
+    assert (workdir / "reports" / "snakemake-report.html").exists()
+
+
 def test_altered_download_stops_the_run(smoke_run, tmp_path):
     """A file changed under resources/ after download is caught by the manifest's re-verification."""
     workdir, mirror, config = smoke_run
