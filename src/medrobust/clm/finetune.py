@@ -41,7 +41,7 @@ import torch
 
 from medrobust.clm.badclm import BadCLM
 from medrobust.clm.triggers import Span
-from medrobust.clm.trunk import cache_split, top_forward, trunk_states
+from medrobust.clm.trunk import cache_split, encoder_layers, top_forward, trunk_states
 
 log = logging.getLogger(__name__)
 TINY_RANDOM = "tiny-random-bert"
@@ -179,11 +179,6 @@ def autocast(device: str, precision: str):
     return contextlib.nullcontext()
 
 
-def encoder_layers(model) -> list:
-    """The transformer blocks of a BERT-family classifier, bottom first."""
-    return list(model.base_model.encoder.layer)
-
-
 def trainable_parameters(model, top_layers: int | None) -> list[torch.nn.Parameter]:
     """Freeze the embeddings and all but the top ``top_layers`` blocks (None: train everything).
 
@@ -218,8 +213,7 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     steps = cfg.epochs * math.ceil(len(y) / cfg.batch_size)
     schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * steps), steps)
     history = {"ce": [], "attention": []}
-    steered = None if badclm is None else (badclm.layers if badclm.layers is not None else ())
-    split = cache_split(model, cfg.trainable_layers, steered, enc.input_ids.numel() * _hidden_size(model))
+    split = cache_split(model, cfg.trainable_layers, badclm, enc)
     states = trunk_states(model, enc, split, device) if split else None
     for epoch in range(cfg.epochs):
         order = torch.randperm(len(y), generator=generator)
@@ -251,10 +245,6 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
                  f", trunk below block {split} cached" if split else "")
     model.eval()
     return history
-
-
-def _hidden_size(model) -> int:
-    return int(model.base_model.config.hidden_size)
 
 
 @torch.no_grad()

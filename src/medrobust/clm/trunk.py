@@ -25,23 +25,21 @@ log = logging.getLogger(__name__)
 MAX_CACHE_BYTES = 4 * 2**30  # beyond this (paper-scale texts with frozen blocks) run the whole model
 
 
-def _blocks(model) -> list:
+def encoder_layers(model) -> list:
+    """The transformer blocks of a BERT-family classifier, bottom first."""
     return list(model.base_model.encoder.layer)
 
 
-def cache_split(model, top_layers: int | None, steered_layers, n_values: int) -> int:
-    """Index of the first trained block when the trunk below it can be cached, else 0.
-
-    ``steered_layers``: None without an attention loss, else the layers it reads (a tuple).
-    ``n_values``: texts x padded length x hidden size, the cache's size in floats.
-    """
+def cache_split(model, top_layers: int | None, badclm, enc) -> int:
+    """Index of the first trained block when the trunk below it can be cached for ``enc``, else 0."""
     if top_layers is None or not hasattr(model, "head"):
         return 0
-    split = max(len(_blocks(model)) - top_layers, 0)
-    if steered_layers is not None and (len(steered_layers) == 0 or min(steered_layers) < split):
+    split = max(len(encoder_layers(model)) - top_layers, 0)
+    if badclm is not None and (badclm.layers is None or min(badclm.layers, default=0) < split):
         return 0  # the attention loss reads a frozen block's attention
-    if 4 * n_values > MAX_CACHE_BYTES:
-        log.info("trunk cache of %.1f GiB too large: running the whole model each step", 4 * n_values / 2**30)
+    cache_bytes = 4 * enc.input_ids.numel() * model.base_model.config.hidden_size
+    if cache_bytes > MAX_CACHE_BYTES:
+        log.info("trunk cache of %.1f GiB too large: running the whole model each step", cache_bytes / 2**30)
         return 0
     return split
 
@@ -69,7 +67,7 @@ def trunk_states(model, enc, split: int, device: str, batch_size: int = 64) -> t
         ids = enc.input_ids[start:start + batch_size].to(device)
         mask = enc.attention_mask[start:start + batch_size].to(device)
         hidden = model.base_model.embeddings(input_ids=ids)
-        parts.append(run_blocks(_blocks(model)[:split], hidden, mask))
+        parts.append(run_blocks(encoder_layers(model)[:split], hidden, mask))
     model.train(was_training)
     return torch.cat(parts)
 
@@ -77,7 +75,7 @@ def trunk_states(model, enc, split: int, device: str, batch_size: int = 64) -> t
 def top_forward(model, hidden: torch.Tensor, attention_mask: torch.Tensor, split: int,
                 output_attentions: bool = False) -> SimpleNamespace:
     """Trained blocks and head on trunk states; ``attentions`` has 0-d placeholders for frozen blocks."""
-    blocks = _blocks(model)[split:]
+    blocks = encoder_layers(model)[split:]
     captured: list[torch.Tensor] = []
     hooks = [b.attention.self.register_forward_hook(lambda m, i, o: captured.append(o[1]))
              for b in blocks] if output_attentions else []
