@@ -53,7 +53,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from medrobust.core.claims import at_least, at_most
+from medrobust.core.legacy_claims import at_least, at_most
 from medrobust.core.io import read_npz
 from medrobust.core.records import Claim, Metric, format_setting
 from medrobust.core.seeding import make_rng

@@ -1,7 +1,9 @@
 """Metrics with confidence intervals.
 
-Bootstrap CIs resample test items with replacement (percentile method, Efron & Tibshirani 1993);
-a proportion uses the Wilson score interval, which behaves at 0 and 1 where the bootstrap does not.
+Bootstrap CIs resample test items with replacement (percentile method, Efron & Tibshirani 1993).
+A share of a few hundred cases or fewer gets an exact (Clopper-Pearson) interval,
+:func:`exact_share`, which behaves at 0 and 1 where the bootstrap collapses to zero width; a
+difference of two shares gets Newcombe's hybrid score interval, :func:`share_difference`.
 """
 from __future__ import annotations
 
@@ -54,6 +56,63 @@ def proportion_ci(successes: int, n: int, alpha: float = 0.05) -> Estimate:
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     return Estimate(float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half)), n)
+
+
+def exact_share(successes: int, n: int, alpha: float = 0.05) -> Estimate:
+    """A share with its exact Clopper-Pearson interval (scipy's ``binomtest``); 35/35 -> [0.900, 1]."""
+    successes, n = int(successes), int(n)
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    if not 0 <= successes <= n:
+        raise ValueError(f"exact_share: {successes} successes out of {n} cases")
+    ci = stats.binomtest(successes, n).proportion_ci(1 - alpha, method="exact")
+    return Estimate(successes / n, float(ci.low), float(ci.high), n)
+
+
+def share_difference(k1: int, n1: int, k2: int, n2: int, alpha: float = 0.05) -> Estimate:
+    """k1/n1 - k2/n2 with Newcombe's hybrid score interval (Newcombe 1998, method 10).
+
+    Built from the two Wilson intervals, it never has zero width; for paired shares (the same
+    cases under two models) it is conservative, since it ignores their positive correlation.
+    ``n`` of the result is the smaller of the two counts.
+    """
+    if n1 == 0 or n2 == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    a, b = proportion_ci(k1, n1, alpha), proportion_ci(k2, n2, alpha)
+    d = a.value - b.value
+    low = d - np.sqrt((a.value - a.ci_low) ** 2 + (b.ci_high - b.value) ** 2)
+    high = d + np.sqrt((a.ci_high - a.value) ** 2 + (b.value - b.ci_low) ** 2)
+    return Estimate(float(d), float(low), float(high), min(int(n1), int(n2)))
+
+
+def flip_counts(y_true: np.ndarray, pred_clean: np.ndarray, pred_triggered: np.ndarray,
+                target: int) -> tuple[int, int]:
+    """(flipped, eligible) for the usual backdoor attack-success rate.
+
+    Eligible: test cases of a non-target class that the model classifies correctly without the
+    trigger. Flipped: those of them that the trigger sends to ``target``. The flip rate
+    flipped / eligible is what the attack adds beyond the model's own errors.
+    """
+    y, clean, trig = (np.asarray(a) for a in (y_true, pred_clean, pred_triggered))
+    eligible = (y != target) & (clean == y)
+    return int((eligible & (trig == target)).sum()), int(eligible.sum())
+
+
+def two_sided_auroc(estimate: Estimate) -> Estimate:
+    """max(AUROC, 1 - AUROC) with its interval folded the same way.
+
+    A detector that ranks triggered inputs consistently *lower* separates them as well as one
+    that ranks them higher; a stealth claim must survive both readings.
+    """
+    v, lo, hi = estimate.value, estimate.ci_low, estimate.ci_high
+    folded = max(v, 1 - v)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return Estimate(folded, float("nan"), float("nan"), estimate.n)
+    if lo >= 0.5:
+        return Estimate(folded, lo, hi, estimate.n)
+    if hi <= 0.5:
+        return Estimate(folded, 1 - hi, 1 - lo, estimate.n)
+    return Estimate(folded, 0.5, max(hi, 1 - lo), estimate.n)
 
 
 def mean_ci(values: np.ndarray, alpha: float = 0.05) -> Estimate:

@@ -16,9 +16,13 @@ from medrobust.core.io import write_csv
 
 METRIC_COLUMNS = ["study", "dataset", "model", "attack", "defense", "setting", "metric",
                   "value", "ci_low", "ci_high", "n", "seeds"]
-CLAIM_COLUMNS = ["claim_id", "statement", "source", "paper_value", "measured", "ci_low",
-                 "ci_high", "verdict", "rule"]
-VERDICTS = ("reproduced", "partly", "not_reproduced", "not_run")
+CLAIM_COLUMNS = ["claim_id", "kind", "title", "statement", "source", "paper_value", "measured", "ci_low",
+                 "ci_high", "n", "seeds", "verdict", "rule", "why", "gate", "gate_value", "gate_passed",
+                 "scale"]
+VERDICTS = ("reproduced", "partly", "inconclusive", "not_reproduced", "not_run")
+# claim: a published claim on the scorecard; sanity: a check that cannot fail by construction
+# (shown to confirm the pipeline); finding: a measured dependence the paper does not state.
+CLAIM_KINDS = ("claim", "sanity", "finding")
 
 
 @dataclass
@@ -48,10 +52,27 @@ class Claim:
     rule: str
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+    kind: str = "claim"
+    title: str = ""
+    n: int = 0
+    seeds: int = 0
+    why: str = ""
+    gate: str = ""
+    gate_value: str = ""
+    gate_passed: bool = False
+    scale: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"claim {self.claim_id}: verdict {self.verdict!r} is not one of {VERDICTS}")
+        if self.kind not in CLAIM_KINDS:
+            raise ValueError(f"claim {self.claim_id}: kind {self.kind!r} is not one of {CLAIM_KINDS}")
+        if self.gate and not self.gate_passed and self.verdict not in ("inconclusive", "not_run"):
+            raise ValueError(f"claim {self.claim_id}: a failed gate gives 'inconclusive', not {self.verdict!r}")
+        lo, hi = self.ci_low, self.ci_high
+        if lo == lo and hi == hi and lo == hi and self.n > 0:  # both finite and equal
+            raise ValueError(f"claim {self.claim_id}: a zero-width interval [{lo}, {hi}] on {self.n} cases is "
+                             f"not an interval; use an exact binomial interval (core.metrics.exact_share)")
 
 
 def format_setting(params: Mapping[str, object] | None) -> str:
@@ -99,7 +120,19 @@ def validate_claims(frame: pd.DataFrame, source: str = "claims") -> pd.DataFrame
     bad = ~frame["verdict"].isin(VERDICTS)
     if bad.any():
         raise ValueError(f"{source}: verdict {frame.loc[bad, 'verdict'].iloc[0]!r} is not one of {VERDICTS}")
+    bad = ~frame["kind"].isin(CLAIM_KINDS)
+    if bad.any():
+        raise ValueError(f"{source}: kind {frame.loc[bad, 'kind'].iloc[0]!r} is not one of {CLAIM_KINDS}")
+    for col in ("title", "why", "gate", "gate_value", "scale", "statement", "rule", "source", "paper_value"):
+        frame[col] = frame[col].fillna("").astype(str)
+    frame["gate_passed"] = frame["gate_passed"].map(_as_bool)
     return frame
+
+
+def _as_bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value) if value == value else False
 
 
 def write_metrics(path: str | os.PathLike, rows: Iterable[Metric | Mapping]) -> pd.DataFrame:

@@ -38,7 +38,7 @@ import numpy as np
 
 from scipy.stats import rankdata
 
-from medrobust.core.claims import at_least, at_most
+from medrobust.core.legacy_claims import at_least, at_most
 from medrobust.core.metrics import bootstrap_ci, proportion_ci
 from medrobust.core.records import Claim, Metric, format_setting
 from medrobust.ecg.randomized_smoothing import ABSTAIN, max_radius

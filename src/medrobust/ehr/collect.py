@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from medrobust.core.claims import at_least, at_most
+from medrobust.core.legacy_claims import at_least, at_most
 from medrobust.core.records import Claim, Metric, format_setting
 from medrobust.core.seeding import make_rng
 from medrobust.ehr.evaluation import MetricSink, job_weights, predicted_target, seed_bootstrap, weighted_share

@@ -41,7 +41,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from medrobust.core.claims import at_least, at_most
+from medrobust.core.legacy_claims import at_least, at_most
 from medrobust.core.io import read_npz
 from medrobust.core.metrics import proportion_ci
 from medrobust.core.records import Claim, Metric, format_setting

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from medrobust.core.claims import at_least, at_most
+from medrobust.core.legacy_claims import at_least, at_most
 from medrobust.core.metrics import Estimate, mean_ci, proportion_ci
 from medrobust.core.records import Claim, Metric
 from medrobust.fedgan import downstream

@@ -61,7 +61,7 @@ SECTION_TITLES = {  # also the order of sections within a dataset; others follow
 ITEM_HEADERS = {"missingness": "variable", "static": "descriptor", "labels": "label", "group": "group",
                 "splits": "split", "class_counts": "class", "cohort": "partition"}
 SPLITS = ("train", "val", "test")
-VERDICT_LABELS = {"reproduced": "reproduced", "partly": "partly reproduced",
+VERDICT_LABELS = {"reproduced": "reproduced", "partly": "partly reproduced", "inconclusive": "inconclusive",
                   "not_reproduced": "not reproduced", "not_run": "not run"}
 MAX_METRIC_ROWS = 2000  # per study, in the collapsed full table; the CSV holds the rest
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -98,6 +98,7 @@ def build_report(out_html: str | os.PathLike, *,
         "n_metric_files": len(metrics_paths),
         "n_claim_files": len(claims_paths),
         "scorecard": scorecard_rows(claims),
+        "sanity": scorecard_rows(claims, ("sanity", "finding")),
         "tally": verdict_tally(claims),
         "verdict_labels": VERDICT_LABELS,
         "studies": [study_context(s, metrics, claims, embedded, matrix_metrics, config)
@@ -222,17 +223,26 @@ def _read_csv_file(reader: Callable[[Any], pd.DataFrame], path: str | os.PathLik
 
 # ---------------------------------------------------------------------------------- sections
 
-def scorecard_rows(claims: pd.DataFrame) -> list[dict[str, Any]]:
+def scorecard_rows(claims: pd.DataFrame, kinds: Sequence[str] = ("claim",)) -> list[dict[str, Any]]:
+    """Rows of the claims of the given kinds (published claims; or sanity checks and findings)."""
     rows = []
-    for _, c in claims.sort_values(["study", "claim_id"], kind="mergesort").iterrows():
-        rows.append({"study": c["study"], "anchor": _anchor("study", c["study"]), "claim_id": c["claim_id"], "statement": c["statement"],
+    chosen = claims[claims["kind"].isin(kinds)] if "kind" in claims else claims
+    for _, c in chosen.sort_values(["study", "claim_id"], kind="mergesort").iterrows():
+        rows.append({"study": c["study"], "anchor": _anchor("study", c["study"]), "claim_id": c["claim_id"],
+                     "kind": c.get("kind", "claim"), "title": _text(c.get("title", "")),
+                     "statement": c["statement"],
                      "source": _text(c["source"]), "paper_value": _text(c["paper_value"]),
                      "measured": with_ci(c["measured"], c["ci_low"], c["ci_high"]),
-                     "verdict": c["verdict"], "rule": _text(c["rule"])})
+                     "n": _count(c.get("n")), "seeds": _count(c.get("seeds")),
+                     "verdict": c["verdict"], "rule": _text(c["rule"]), "why": _text(c.get("why", "")),
+                     "gate": _text(c.get("gate", "")), "gate_value": _text(c.get("gate_value", "")),
+                     "gate_passed": bool(c.get("gate_passed", False)), "scale": _text(c.get("scale", ""))})
     return rows
 
 
 def verdict_tally(claims: pd.DataFrame) -> list[dict[str, Any]]:
+    if "kind" in claims:
+        claims = claims[claims["kind"] == "claim"]
     counts = claims["verdict"].value_counts()
     return [{"verdict": v, "count": int(counts.get(v, 0))} for v in VERDICTS if counts.get(v, 0)]
 
@@ -254,6 +264,8 @@ def study_context(study: str, metrics: pd.DataFrame, claims: pd.DataFrame,
         "name": study,
         "anchor": _anchor("study", study),
         "tally": verdict_tally(claims[claims["study"] == study]),
+        "undecided": [r for r in scorecard_rows(claims[claims["study"] == study])
+                      if r["verdict"] in ("inconclusive", "not_run")],
         "matrix_metric": metric,
         "matrices": matrices,
         "matrix_note": matrix_note,
