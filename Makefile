@@ -15,8 +15,10 @@ endif
 .PHONY: reproduce test test-fast report lint dry-run clean venv
 
 reproduce: $(VENV)/.installed  ## Download, verify, run every study, build reports/report.html
-	$(SNAKEMAKE) --cores $(CORES)
-	$(SNAKEMAKE) --report reports/snakemake-report.html
+	@start=$$(date +%s); set -e; \
+	$(SNAKEMAKE) --cores $(CORES); \
+	$(SNAKEMAKE) --report reports/snakemake-report.html; \
+	$(BIN)/python -m medrobust.report.summary --since $$start
 
 test: $(VENV)/.installed  ## The whole test suite (what .ci/run calls)
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
