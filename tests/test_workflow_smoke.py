@@ -61,6 +61,8 @@ def test_report_reads_in_a_real_browser_at_1280_px(smoke_run, tmp_path):
     assert found["innerWidth"] == 1280
     assert found["scrollWidth"] == found["clientWidth"] == 1280, f"the page overflows: {found['wide']}"
     assert not found["wide"], found["wide"]
+    # the summary grid and the compact table take at most two screens
+    assert 0 < found["scorecardHeight"] <= 2 * found["innerHeight"], found["scorecardHeight"]
     # every claim of every study, with its verdict, is visible without expanding anything
     from medrobust.core.records import read_claims
     from medrobust.report.build import VERDICT_LABELS

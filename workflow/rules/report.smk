@@ -12,7 +12,7 @@ rule scorecard_figures:
         claims=lambda wc: study_results("claims"),
     output:
         forest=report(
-            "results/report/forest.png",
+            "results/report/figures/forest.png",
             caption="../report/report_forest.rst",
             category="scorecard",
         ),
@@ -38,7 +38,7 @@ rule report:
         data_figures=lambda wc: [f"results/data/{d}/figures" for d in config["data"]["summaries"]],
         study_figures=lambda wc: [f for s in STUDIES.values() for f, _ in s["figures"]],
         manifest="results/manifest.json",
-        forest="results/report/forest.png",
+        forest="results/report/figures/forest.png",
     output:
         "reports/report.html",
     log:
