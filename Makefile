@@ -61,7 +61,8 @@ $(VENV)/.installed: envs/requirements.lock envs/requirements-nodeps.txt pyprojec
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else print(f"note: Python {v[0]}.{v[1]}: the locks are resolved for 3.11; pip may resolve other wheels", file=sys.stderr))' || true
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q pip==$(PIP_VERSION)
-	# The lock pins torch==2.13.0 (CPU build); nothing in it can pull a CUDA torch.
+	# The hashed lock pins torch==2.13.0+cpu (elsewhere: --extra-index-url https://download.pytorch.org/whl/cpu);
+	# envs/requirements-cuda.lock is the GPU variant. pip checks every hash.
 	$(BIN)/pip install -q -r envs/requirements.lock
 	$(BIN)/pip install -q --no-deps -r envs/requirements-nodeps.txt
 	$(BIN)/pip install -q --no-deps -e .
