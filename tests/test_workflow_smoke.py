@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 _SPEC = importlib.util.spec_from_file_location("compare_results", ROOT / "tests" / "cluster" / "compare_results.py")
 compare_results = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(compare_results)
+_SPEC = importlib.util.spec_from_file_location("fingerprint", ROOT / "tests" / "cluster" / "fingerprint.py")
+fingerprint = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(fingerprint)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,8 @@ def smoke_run(tmp_path_factory):
     config_path.write_text(yaml.safe_dump(config))
     first = run_workflow(workdir, mirror, config_path)
     assert first.returncode == 0, first.stderr[-5000:]
+    # the SLURM leg of CI compares its cluster run against this one (tests/cluster/fingerprint.py)
+    fingerprint.record(workdir, config_path, mirror)
     return workdir, mirror, config_path
 
 

@@ -17,8 +17,16 @@ slurm_start "$work/cluster"
 export MEDROBUST_MIRROR=$work/mirror HF_HUB_OFFLINE=1
 common=(--snakefile "$root/Snakefile" --configfile "$work/smoke.yaml")
 
-echo "== local run"
-"$py" -m snakemake "${common[@]}" --directory "$work/local" --cores 2 --quiet rules
+# The local side: the test suite's smoke run when it ran this very code, config and mirror
+# (tests/cluster/fingerprint.py), else a local run now.
+local=$("$py" tests/cluster/fingerprint.py "$work/smoke.yaml" "$work/mirror")
+if [ -n "$local" ]; then
+  echo "== local run: reusing the test suite's smoke run in $local (same code, config and mirror)"
+else
+  local=$work/local
+  echo "== local run"
+  "$py" -m snakemake "${common[@]}" --directory "$local" --cores 2 --quiet rules
+fi
 echo "== SLURM run"
 "$py" -m snakemake "${common[@]}" --directory "$work/slurm" \
   --workflow-profile "$root/workflow/profiles/slurm" --profile "$root/tests/cluster/profile" \
@@ -30,5 +38,5 @@ echo "SLURM accounted $submitted jobs ($failed not COMPLETED)"
 [ "$submitted" -gt 0 ] || { echo "no job went through sbatch" >&2; exit 1; }
 [ "$failed" -eq 0 ] || { echo "some SLURM jobs did not complete" >&2; exit 1; }
 
-"$py" tests/cluster/compare_results.py "$work/local" "$work/slurm"
+"$py" tests/cluster/compare_results.py "$local" "$work/slurm"
 rm -rf "$work/local" "$work/slurm" "$work/mirror"
