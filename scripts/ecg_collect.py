@@ -12,7 +12,8 @@ from medrobust.ecg.split import Prepared  # noqa: E402
 defenses = {name: read_npz(path) for name, path in zip(snakemake.params.defenses, snakemake.input.defenses)}
 metrics, claims = collect(Prepared.from_arrays(read_npz(snakemake.input.prepared)), read_npz(snakemake.input.evaluation),
                           read_npz(snakemake.input.attacks), defenses, snakemake.params.ecg, snakemake.params.fs,
-                          make_rng(snakemake.params.seed, "ecg", "collect"), snakemake.params.bootstrap)
+                          make_rng(snakemake.params.seed, "ecg", "collect"), snakemake.params.bootstrap,
+                          snakemake.params.labels)
 write_metrics(snakemake.output.metrics, metrics)
 write_claims(snakemake.output.claims, claims)
 log.info("%d metric rows, %d claims", len(metrics), len(claims))

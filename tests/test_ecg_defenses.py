@@ -12,7 +12,6 @@ from medrobust.core.metrics import auroc
 from medrobust.core.seeding import make_rng, torch_generator
 from medrobust.data.challenge2017 import EcgSet
 from medrobust.ecg.adversarial_training import AdversarialTraining
-from medrobust.ecg.collect import retained_power
 from medrobust.ecg.hf_energy import HighFrequencyEnergy
 from medrobust.ecg.learned_detector import LearnedDetector
 from medrobust.ecg.model import ModelConfig, ResNet1d
@@ -144,11 +143,3 @@ def test_randomized_smoothing_fine_tunes_a_copy_with_noise():
     assert smoothed.sigma == 20.0 and smoothed.base is not victim
     assert all(torch.equal(before[k], v) for k, v in victim.state_dict().items())  # the victim is untouched
     assert any(not torch.equal(before[k], v) for k, v in smoothed.base.state_dict().items())
-
-
-def test_retained_power_rule():
-    assert retained_power(0.3, 0.2, 0.4)[0] == "reproduced"
-    assert retained_power(0.7, 0.6, 0.4)[0] == "partly"
-    assert retained_power(0.95, 0.9, 0.4)[0] == "not_reproduced"
-    assert retained_power(0.1, 0.0, 0.01)[0] == "not_reproduced"  # no power against PGD to lose
-    assert retained_power(float("nan"), float("nan"), float("nan"))[0] == "not_run"

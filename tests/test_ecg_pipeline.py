@@ -19,7 +19,7 @@ from medrobust.ecg.split import Prepared, run_prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
-    "crop_seconds": 3, "n_attack": 16,
+    "crop_seconds": 3, "n_attack": 6,
     "model": {"n_blocks": 2, "width": 8, "kernel_size": 9, "stem_stride": 4, "dropout": 0.0},
     "train": {"epochs": 8, "batch_size": 16, "lr": 0.01},
     "attacks": {"eps": [10, 200], "pgd_steps": 5, "sap_steps": 5, "targeted": {"enabled": True, "target": "A"}},
@@ -28,7 +28,8 @@ TINY = {
     "defenses": {"preprocessing": {"adaptive": True, "adaptive_eps": [200]},
                  "detectors": {"n_fit": 16, "n_calibration": 16, "epochs": 2, "learned_eps": [200]},
                  "adversarial_training": {"enabled": True, "epochs": 1, "steps": 1, "eval_eps": [200]},
-                 "randomized_smoothing": {"n0": 4, "n": 16, "n_predict": 32, "alpha": 0.01, "attack_eps": [200]}},
+                 "randomized_smoothing": {"n_certify": 10, "n0": 4, "n": 16, "n_predict": 32, "alpha": 0.01,
+                                          "attack_eps": [200]}},
 }
 
 
@@ -55,12 +56,17 @@ def run(tmp_path_factory):
     torch.set_num_threads(before)
 
 
-def test_split_is_stratified_and_the_attack_subset_is_in_the_test_split(run):
-    _, prepared, attacks, *_ = run
+def test_split_is_stratified_and_only_correct_test_ecgs_are_attacked(run):
+    _, prepared, attacks, defenses, metrics, *_ = run
     assert len(prepared.test_idx) == 12 and not set(prepared.train_idx) & set(prepared.test_idx)
     assert np.bincount(prepared.y_test, minlength=2)[:2].tolist() == [6, 6]
-    assert set(attacks["pos"]) <= set(prepared.attack_pos) and len(prepared.attack_pos) <= 16
     assert prepared.x_test.shape == (12, 900)
+    pos = attacks["pos"]
+    assert len(pos) == 6 and len(set(pos)) == 6  # n_attack of the (more than 6) correct ones
+    assert np.all(attacks["prob_clean"].argmax(1) == prepared.y_test[pos])
+    counts = metrics[metrics["metric"] == "attacked_ecgs"].set_index("setting")["value"]
+    assert counts.sum() == 6 and counts["class=N"] == np.sum(prepared.y_test[pos] == 0)
+    assert len(defenses["randomized_smoothing"]["pos"]) == 10  # its own draw, right or wrong
 
 
 def test_metrics_cover_every_attack_and_defense(run):
@@ -74,18 +80,26 @@ def test_metrics_cover_every_attack_and_defense(run):
     names = set(metrics["metric"])
     assert {"accuracy", "macro_f1", "total_variation", "hf_energy_fraction", "auroc", "tpr_at_5fpr",
             "throughput", "new_per_known", "new_distance", "pair_correlation", "certified_accuracy",
-            "targeted_success", "robust_accuracy"} <= names
+            "targeted_success", "robust_accuracy", "confusion", "asr_by_class"} <= names
+    confusion = metrics[metrics["metric"] == "confusion"]
+    assert len(confusion) == 16 and confusion["value"].sum() == 12
     headline = metrics[(metrics["metric"] == "asr") & (metrics["setting"] == "eps=200") & (metrics["defense"] == "none")]
     assert headline.set_index("attack").loc["pgd", "value"] >= 0.5  # a huge eps flips the tiny model
 
 
-def test_claims_have_stated_rules_and_valid_verdicts(run):
+def test_claims_have_gates_scale_and_interval_verdicts(run):
     *_, claims, _ = run
     assert {"pgd_fools_cnn", "sap_fools_cnn", "sap_smoother_than_pgd", "art_pgd_agreement",
             "new_examples_band", "sap_evades_learned_detector"} <= set(claims["claim_id"])
     assert claims["rule"].str.len().min() > 20
-    assert "secondary reporting" in claims.set_index("claim_id").loc["sap_fools_cnn", "source"]
-    assert claims.set_index("claim_id").loc["sap_smoother_than_pgd", "verdict"] == "reproduced"
+    by_id = claims.set_index("claim_id")
+    assert "secondary reporting" in by_id.loc["sap_fools_cnn", "source"]
+    assert by_id.loc["art_pgd_agreement", "kind"] == "sanity"
+    assert (claims["title"].str.len() > 0).all() and (claims["scale"].str.contains("attacked ECGs")).all()
+    assert (claims["gate"].str.len() > 0).all() and (claims["seeds"] == 1).all()
+    # Six attacked ECGs cannot decide "most": the enough-cases gate fails, so no attack claim is decided.
+    assert by_id.loc["pgd_fools_cnn", "n"] == 6 and not by_id.loc["pgd_fools_cnn", "gate_passed"]
+    assert set(claims.loc[claims["kind"] == "claim", "verdict"]) <= {"inconclusive", "not_run"}
 
 
 def test_figures_are_drawn(run):

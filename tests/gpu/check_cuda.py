@@ -32,7 +32,7 @@ SHORTEN = {
     "ecg": {"n_attack": 128, "train": {"epochs": 2},
             "defenses": {"detectors": {"n_fit": 200, "n_calibration": 200, "epochs": 2},
                          "adversarial_training": {"epochs": 1},
-                         "randomized_smoothing": {"epochs": 1, "n": 1000, "n_predict": 100}}},
+                         "randomized_smoothing": {"epochs": 1, "n_certify": 128, "n": 1000, "n_predict": 100}}},
     "fedgan": {"rounds": 4, "checkpoints": 1, "evaluators": {"epochs": 2}},
     # The MiniLM weights (90 MB) cannot travel to the GPU machine; the random BERT runs the same code.
     "clm": {"model": "tiny-random-bert", "sizes": {"train": 2000, "val": 200, "test": 500},
@@ -78,7 +78,7 @@ def check_ecg(cfg: dict, data: Path, device: str) -> None:
     step, ecg = Steps("ecg"), cfg["ecg"]
     ecgset = read_ecgset(data / "ecg.npz")
     prepared = Prepared.from_arrays(run_prepare(ecgset, ecg, cfg["seed"]))
-    model, _ = step("train (13-conv, 60 s)", experiment.run_train, ecgset, prepared, ecg, cfg["seed"], device)
+    model, _ = step(f"train ({ecg['model']['architecture']}, {ecg['crop_seconds']:g} s)", experiment.run_train, ecgset, prepared, ecg, cfg["seed"], device)
     assert next(model.parameters()).is_cuda
     attacks = step("attacks (PGD, SAP, ART)", experiment.run_attacks, prepared, model, ecg, cfg["seed"], device)
     for name in experiment.DEFENSES:

@@ -12,7 +12,8 @@ ECG_DIR = "results/ecg"
 ECG_DATA = "results/data/challenge2017/ecg.npz"
 ECG_DEFENSES = [d for d in ("preprocessing", "detectors", "adversarial_training", "randomized_smoothing")
                 if ECG["defenses"][d]["enabled"]]
-ECG_FIGURES = ["iconic", "asr_vs_eps", "smoothness", "detection_roc", "defense_matrix", "certified_accuracy"]
+ECG_FIGURES = ["iconic", "asr_vs_eps", "smoothness", "detection_roc", "defense_matrix", "certified_accuracy",
+               "confusion"]
 ECG_RESOURCES = {"gpu": 1} if ECG["gpu"] else {}
 if ECG["enabled"] and float(ECG["headline_setting"]["eps"]) not in [float(e) for e in ECG["attacks"]["eps"]]:
     raise ValueError(
@@ -140,6 +141,7 @@ rule ecg_collect:
         fs=ECG_FS,
         seed=config["seed"],
         bootstrap=config["bootstrap"],
+        labels=config["data"]["challenge2017"]["labels"],
     threads: 1
     resources:
         mem_mb=4000,

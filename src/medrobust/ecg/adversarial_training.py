@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from medrobust.data.challenge2017 import EcgSet
-from medrobust.ecg.model import ResNet1d
 from medrobust.ecg.pgd import PGD
 from medrobust.ecg.sap import SAP
 from medrobust.ecg.train import TrainConfig, train_classifier
@@ -44,8 +43,8 @@ class AdversarialTraining:
         model.train(was_training)
         return torch.cat([adv, x[n_adv:]])
 
-    def apply(self, model: ResNet1d, data: tuple[EcgSet, int], rng: np.random.Generator,
-              generator: torch.Generator, device: str = "cpu") -> ResNet1d:
+    def apply(self, model: torch.nn.Module, data: tuple[EcgSet, int], rng: np.random.Generator,
+              generator: torch.Generator, device: str = "cpu") -> torch.nn.Module:
         """``data`` = (training records, crop length). Returns the fine-tuned copy."""
         train, crop = data
         return train_classifier(train, crop, model.config, self.config, rng, generator, device,

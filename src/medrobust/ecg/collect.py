@@ -1,20 +1,23 @@
 """metrics.csv and claims.csv of the ecg study, from the jobs' arrays.
 
-Metric ids (``study=ecg``, ``dataset=challenge2017``, ``model=resnet1d``; ``setting`` holds eps):
+Metric ids (``study=ecg``, ``dataset=challenge2017``, ``model``: the victim's architecture,
+``resnet1d`` or ``han2020``; ``setting`` holds eps):
 
 * clean, attack ``none``: ``accuracy`` (Wilson CI), ``macro_f1`` (the challenge's F1 over N, A, O)
   and ``f1_n``/``f1_a``/``f1_o`` (bootstrap CIs), on the whole test split, per defense that
-  changes the model or its input.
-* ``asr`` (Wilson CI): the share of known-correct ECGs whose prediction flips. With defense
-  ``none`` for ``pgd``, ``sap`` and ``pgd_art`` (ART's PGD); ``lowpass``/``median``: the filtered
+  changes the model or its input; ``confusion`` (counts, ``setting`` true=..;pred=..) of the victim;
+  ``attacked_ecgs`` per class (``setting`` class=..) and ``asr_by_class`` at the headline eps.
+* ``asr`` (exact Clopper-Pearson CI): the share of attacked (correctly classified) ECGs whose
+  prediction flips. With defense ``none`` for ``pgd``, ``sap``, ``pgd_art`` (ART's PGD, headline eps
+  only) and ``random_sign`` (the control, headline eps); ``lowpass``/``median``: the filtered
   victim on the same adversarial ECGs (denominator: ECGs both the victim and the filtered victim
   classify correctly), and ``pgd_adaptive``/``sap_adaptive`` when attacked through the filter;
   ``hf_energy``/``learned_detector``: flipped *and* not flagged at the threshold that flags 5 %
   of clean calibration ECGs; ``adversarial_training``: white-box on the fine-tuned model;
   ``randomized_smoothing``: white-box on the noise-trained base model, judged by the smoothed
   model's PREDICT (abstaining counts as not flipped).
-* ``robust_accuracy`` (undefended victim and adversarial training): the share of the whole
-  attack subset classified right and still right under the attack.
+* ``robust_accuracy`` (undefended victim and adversarial training): test accuracy x (1 - ASR), the
+  share of the test split classified right and still right under the attack (point value).
 * ``asr_gap_art``: our PGD ASR minus ART's; ``throughput``: examples x iterations per second.
 * ``total_variation`` and ``hf_energy_fraction`` of the perturbations (means, bootstrap CIs).
 * ``auroc`` and ``tpr_at_5fpr`` of each detector (bootstrap CIs over ECGs, clean vs adversarial
@@ -27,7 +30,8 @@ Metric ids (``study=ecg``, ``dataset=challenge2017``, ``model=resnet1d``; ``sett
   (``ball=l2``) and eps * sqrt(length) (``ball=linf``, the ball holding the L-infinity one),
   ``max_certifiable_radius``, ``smoothed_accuracy`` and ``abstain_rate``.
 
-The claims and their verdict rules are in :func:`claims`.
+:func:`pool` gathers what the claims read; the claims, their gates and rules are in
+:mod:`medrobust.ecg.claims`.
 """
 from __future__ import annotations
 
@@ -38,17 +42,15 @@ import numpy as np
 
 from scipy.stats import rankdata
 
-from medrobust.core.legacy_claims import at_least, at_most
-from medrobust.core.metrics import bootstrap_ci, proportion_ci
+from medrobust.core.metrics import Estimate, bootstrap_ci, exact_share
 from medrobust.core.records import Claim, Metric, format_setting
+from medrobust.ecg.claims import DETECTORS, FILTERS, Pooled, all_claims
+from medrobust.ecg.model import ModelConfig, n_convs
 from medrobust.ecg.randomized_smoothing import ABSTAIN, max_radius
 from medrobust.ecg.smoothness import hf_energy_fraction, total_variation
-from medrobust.ecg.split import CLASSES, SCORED, Prepared
+from medrobust.ecg.split import CLASSES, SCORED, Prepared, left_align
 
-STUDY, DATASET, MODEL = "ecg", "challenge2017", "resnet1d"
-SOURCE = "Han et al., Nat Med 2020;26:360-363"
-FILTERS = ("lowpass", "median")
-DETECTORS = ("hf_energy", "learned_detector")
+STUDY, DATASET = "ecg", "challenge2017"
 
 
 def f1(y: np.ndarray, pred: np.ndarray, labels) -> float:
@@ -87,21 +89,22 @@ def tpr_at_fpr(labels: np.ndarray, score: np.ndarray, fpr_target: float = 0.05) 
 
 
 class Sink:
-    """Collects metric rows with the study's fixed ids."""
+    """Collects metric rows with the study's fixed ids (``model``: the victim's architecture)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "resnet1d") -> None:
+        self.model = model
         self.rows: list[Metric] = []
 
     def add(self, attack: str, defense: str, metric: str, value: float, ci=(math.nan, math.nan),
             n: int = 0, setting: dict | None = None) -> None:
         if value is None or not np.isfinite(value):
             return  # undefined (e.g. no ECG to attack): no row rather than an empty one
-        self.rows.append(Metric(STUDY, DATASET, MODEL, attack, defense, metric, float(value),
+        self.rows.append(Metric(STUDY, DATASET, self.model, attack, defense, metric, float(value),
                                 float(ci[0]), float(ci[1]), int(n), 1, format_setting(setting)))
 
     def share(self, attack, defense, metric, hits: np.ndarray, setting=None) -> None:
         hits = np.asarray(hits, dtype=bool)
-        est = proportion_ci(int(hits.sum()), len(hits))
+        est = exact_share(int(hits.sum()), len(hits))
         self.add(attack, defense, metric, est.value, (est.ci_low, est.ci_high), est.n, setting)
 
     def boot(self, attack, defense, metric, fn: Callable, arrays, rng, n_boot, setting=None) -> None:
@@ -119,24 +122,25 @@ def eps_setting(eps: float) -> dict:
 
 
 def collect(prepared: Prepared, victim: dict, attacks: dict, defenses: dict[str, dict], cfg: dict,
-            fs: int, rng: np.random.Generator, n_boot: int) -> tuple[list[Metric], list[Claim]]:
-    sink = Sink()
+            fs: int, rng: np.random.Generator, n_boot: int, labels: str = "v3") -> tuple[list[Metric], list[Claim]]:
+    sink = Sink(cfg["model"]["architecture"])
     y_test = prepared.y_test
-    clean_metrics(sink, "none", y_test, victim["prob_test"].argmax(1), rng, n_boot)
+    pred_test = victim["prob_test"].argmax(1)
+    clean_metrics(sink, "none", y_test, pred_test, rng, n_boot)
+    confusion_metrics(sink, y_test, pred_test)
     y = y_test[attacks["pos"]]
     eps_list = [float(e) for e in attacks["eps"]]
-    attack_metrics(sink, attacks, y, prepared, cfg, fs, rng, n_boot)
+    attack_metrics(sink, attacks, y, prepared, cfg, fs, rng, n_boot, float(np.mean(pred_test == y_test)))
     if "preprocessing" in defenses:
         filter_metrics(sink, defenses["preprocessing"], attacks, y, y_test, eps_list, rng, n_boot)
     if "detectors" in defenses:
         detector_metrics(sink, defenses["detectors"], attacks, y, eps_list, rng, n_boot)
     if "adversarial_training" in defenses:
-        white_box_metrics(sink, "adversarial_training", defenses["adversarial_training"], y_test,
-                          len(prepared.attack_pos), rng, n_boot)
+        white_box_metrics(sink, "adversarial_training", defenses["adversarial_training"], y_test, rng, n_boot)
     if "randomized_smoothing" in defenses:
         smoothing_metrics(sink, defenses["randomized_smoothing"], prepared, y_test, rng, n_boot)
-    length = prepared.test_length[attacks["pos"]]
-    return sink.rows, claims(sink.rows, attacks, defenses, y, length, cfg, fs, rng, n_boot)
+    pooled = pool(prepared, victim, attacks, defenses, cfg, fs, rng, n_boot, labels)
+    return sink.rows, all_claims(pooled)
 
 
 # ------------------------------------------------------------------------------------ metrics
@@ -148,48 +152,91 @@ def clean_metrics(sink: Sink, defense: str, y: np.ndarray, pred: np.ndarray, rng
         sink.boot("none", defense, f"f1_{name}", lambda a, b, c=c: f1(a, b, [c]), (y, pred), rng, n_boot)
 
 
+def confusion_metrics(sink: Sink, y: np.ndarray, pred: np.ndarray) -> None:
+    """The victim's confusion matrix on the test split, one count per (true, predicted) class."""
+    for t, true in enumerate(CLASSES):
+        for q, predicted in enumerate(CLASSES):
+            sink.add("none", "none", "confusion", float(np.sum((y == t) & (pred == q))), n=len(y),
+                     setting={"true": true, "pred": predicted})
+
+
 def attack_metrics(sink: Sink, attacks: dict, y: np.ndarray, prepared: Prepared, cfg: dict, fs: int,
-                   rng, n_boot: int) -> None:
-    length = prepared.test_length[attacks["pos"]]
+                   rng, n_boot: int, accuracy: float) -> None:
+    start, length = prepared.test_start[attacks["pos"]], prepared.test_length[attacks["pos"]]
     cutoff = cfg["attacks"]["smoothness_cutoff_hz"]
+    headline = float(cfg["headline_setting"]["eps"])
+    for c, name in enumerate(CLASSES):
+        sink.add("none", "none", "attacked_ecgs", float(np.sum(y == c)), n=len(y), setting={"class": name})
     for i, eps in enumerate(attacks["eps"]):
         s = eps_setting(eps)
         flips = {"pgd": attacks["prob_pgd"][i].argmax(1) != y, "sap": attacks["prob_sap"][i].argmax(1) != y}
-        n_drawn = len(prepared.attack_pos)
         for kind, hit in flips.items():
             sink.share(kind, "none", "asr", hit, s)
-            sink.share(kind, "none", "robust_accuracy", np.r_[~hit, np.zeros(n_drawn - len(hit), bool)], s)
-            delta = attacks[f"delta_{kind}"][i]
+            if len(hit):
+                sink.add(kind, "none", "robust_accuracy", accuracy * (1 - hit.mean()), n=len(hit), setting=s)
+            delta = left_align(attacks[f"delta_{kind}"][i], start)
             sink.boot(kind, "none", "total_variation", np.mean, (total_variation(delta, length),), rng, n_boot, s)
             sink.boot(kind, "none", "hf_energy_fraction", np.mean, (hf_energy_fraction(delta, fs, cutoff, length),),
                       rng, n_boot, s)
+            if float(eps) == headline:
+                for c, name in enumerate(CLASSES):
+                    if np.any(y == c):
+                        sink.share(kind, "none", "asr_by_class", hit[y == c], {**s, "class": name})
         if len(y):
             for j, kind in enumerate(("pgd", "sap", "pgd_art")):
                 sink.add(kind, "none", "throughput", attacks["throughput"][i, j], n=len(y), setting=s)
-        if cfg["attacks"]["art_check"] and len(y):
-            art = attacks["pred_art"][i] != y
-            sink.share("pgd_art", "none", "asr", art, s)
-            sink.add("pgd", "none", "asr_gap_art", float(flips["pgd"].mean() - art.mean()), n=len(y), setting=s)
+    s = eps_setting(headline)
+    if "pred_art" in attacks and len(y):
+        i = list(attacks["eps"]).index(float(attacks["art_eps"]))
+        art = attacks["pred_art"] != y
+        sink.share("pgd_art", "none", "asr", art, s)
+        sink.add("pgd", "none", "asr_gap_art", float((attacks["prob_pgd"][i].argmax(1) != y).mean() - art.mean()),
+                 n=len(y), setting=s)
+    if "pred_random_sign" in attacks and len(y):
+        sink.share("random_sign", "none", "asr", attacks["pred_random_sign"] != y, s)
     if "new_k" in attacks:
         k, s = int(attacks["new_k"]), eps_setting(attacks["new_eps"])
         i = list(attacks["eps"]).index(float(attacks["new_eps"]))
-        known_a = attacks["prob_sap"][i].argmax(1) != y
-        known_ab = known_a & (attacks["pred_sap_random_start"] != y)
+        known = _known_examples(attacks, y, i)
         sink.share("sap_random_start", "none", "asr", attacks["pred_sap_random_start"] != y, s)
-        sink.boot("sap_random_start", "none", "pair_correlation", np.mean, (attacks["pair_correlation"][known_ab],),
-                  rng, n_boot, s)
-        for name, known in (("noise_resmooth", known_a), ("band", known_ab), ("splice", known_ab)):
-            counts, sk = attacks[f"new_{name}"][known], {**s, "k": k}
+        sink.boot("sap_random_start", "none", "pair_correlation", np.mean,
+                  (attacks["pair_correlation"][known["band"]],), rng, n_boot, s)
+        for name, rows in known.items():
+            counts, sk = attacks[f"new_{name}"][rows], {**s, "k": k}
             sink.boot(f"sap_{name}", "none", "new_per_known", np.mean, (counts,), rng, n_boot, sk)
-            sink.boot(f"sap_{name}", "none", "new_share", lambda c: np.mean(c) / k, (counts,), rng, n_boot, sk)
-            sink.boot(f"sap_{name}", "none", "new_distance", np.mean, (attacks[f"new_{name}_distance"][known],),
+            est = candidate_share(counts, k, rng, n_boot)
+            sink.add(f"sap_{name}", "none", "new_share", est.value, (est.ci_low, est.ci_high), est.n, sk)
+            sink.boot(f"sap_{name}", "none", "new_distance", np.mean, (attacks[f"new_{name}_distance"][rows],),
                       rng, n_boot, sk)
     if "targeted_class" in attacks:
         target = int(attacks["targeted_class"])
-        i = list(attacks["eps"]).index(float(cfg["headline_setting"]["eps"]))
-        s = {**eps_setting(attacks["eps"][i]), "target": CLASSES[target]}
+        s = {**eps_setting(headline), "target": CLASSES[target]}
         for kind in ("pgd", "sap"):
             sink.share(kind, "none", "targeted_success", attacks[f"targeted_pred_{kind}"] == target, s)
+
+
+def _known_examples(attacks: dict, y: np.ndarray, i: int) -> dict[str, np.ndarray]:
+    """Per technique, the attacked ECGs it starts from: a successful SAP example (noise +
+    re-smoothing), or two of them, SAP from PGD and SAP from a random start (band, splice)."""
+    known_a = attacks["prob_sap"][i].argmax(1) != y
+    known_ab = known_a & (attacks["pred_sap_random_start"] != y)
+    return {"noise_resmooth": known_a, "band": known_ab, "splice": known_ab}
+
+
+def candidate_share(counts: np.ndarray, k: int, rng, n_boot: int) -> Estimate:
+    """The share of candidates that are adversarial, with a bootstrap interval over known examples
+    (the k candidates of one example are not independent). Where every resample gives the same
+    share (every candidate adversarial, or none), the exact interval counting each known example
+    once takes its place: the bootstrap has no width there, yet n examples cannot rule out a rate
+    near 1 (or 0)."""
+    counts = np.asarray(counts, dtype=float)
+    if len(counts) == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    est = bootstrap_ci(lambda c: np.mean(c) / k, counts, rng=rng, n_boot=n_boot)
+    if est.ci_low < est.ci_high:
+        return est
+    exact = exact_share(int(round(est.value * len(counts))), len(counts))
+    return Estimate(est.value, exact.ci_low, exact.ci_high, len(counts))
 
 
 def filter_metrics(sink, pre: dict, attacks: dict, y, y_test, eps_list, rng, n_boot) -> None:
@@ -232,17 +279,19 @@ def detector_metrics(sink, det: dict, attacks: dict, y, eps_list, rng, n_boot) -
                 sink.share(kind, name, "asr", flipped & (adv <= threshold), s)
 
 
-def white_box_metrics(sink, defense: str, res: dict, y_test, n_drawn: int, rng, n_boot) -> None:
-    """ASR on the ECGs the model gets right, and robust accuracy on the whole attack subset (an
-    ECG counts when it is classified right and stays right under attack)."""
-    clean_metrics(sink, defense, y_test, res["prob_test"].argmax(1), rng, n_boot)
+def white_box_metrics(sink, defense: str, res: dict, y_test, rng, n_boot) -> None:
+    """ASR on the attacked ECGs the model gets right, and robust accuracy (test accuracy x (1 - ASR))."""
+    pred = res["prob_test"].argmax(1)
+    clean_metrics(sink, defense, y_test, pred, rng, n_boot)
+    accuracy = float(np.mean(pred == y_test))
     y = y_test[res["pos"]]
     for kind in ("pgd", "sap"):
         for i, eps in enumerate(res["eps"]):
             flipped = res[f"prob_{kind}"][i].argmax(1) != y
             sink.share(kind, defense, "asr", flipped, eps_setting(eps))
-            sink.share(kind, defense, "robust_accuracy", np.r_[~flipped, np.zeros(n_drawn - len(y), bool)],
-                       eps_setting(eps))
+            if len(y):
+                sink.add(kind, defense, "robust_accuracy", accuracy * (1 - flipped.mean()), n=len(y),
+                         setting=eps_setting(eps))
 
 
 def smoothing_metrics(sink, res: dict, prepared: Prepared, y_test, rng, n_boot) -> None:
@@ -268,143 +317,99 @@ def smoothing_metrics(sink, res: dict, prepared: Prepared, y_test, rng, n_boot) 
             sink.share(kind, defense, "asr", flipped[still], eps_setting(eps))
 
 
-# ------------------------------------------------------------------------------------ claims
+# ------------------------------------------------------------------------------------ pooling
 
-def _value(rows: list[Metric], attack: str, defense: str, metric: str, setting: dict) -> Metric | None:
-    s = format_setting(setting)
-    for r in rows:
-        if (r.attack, r.defense, r.metric, r.setting) == (attack, defense, metric, s):
-            return r
-    return None
-
-
-def _claim_from(row: Metric | None, claim_id, statement, source, paper_value, rule_fn, rule_args) -> Claim:
-    """A claim judged by ``rule_fn(measured, *rule_args(ci_low, ci_high))``."""
-    measured = math.nan if row is None else row.value
-    lo = math.nan if row is None else row.ci_low
-    hi = math.nan if row is None else row.ci_high
-    verdict, rule = rule_fn(measured, *rule_args(lo, hi))
-    return Claim(claim_id, statement, source, paper_value, measured, verdict, rule, lo, hi)
-
-
-def retained_power(measured: float, ci_low: float, power_pgd: float, min_power: float = 0.05) -> tuple[str, str]:
-    """Verdict for 'the defense loses much of its power against SAP': ``measured`` is the share
-    of its power against PGD that it keeps against SAP."""
-    rule = (f"reproduced if the defense keeps <= 0.5 of its PGD power against SAP; partly if it keeps "
-            f"<= 0.8 or its lower CI <= 0.5; not_reproduced otherwise, or when its power against PGD "
-            f"is below {min_power:g} (nothing to lose)")
-    if measured is None or not np.isfinite(power_pgd):
-        return "not_run", rule
-    if power_pgd < min_power:
-        return "not_reproduced", rule
-    if not np.isfinite(measured):
-        return "not_run", rule
-    if measured <= 0.5:
-        return "reproduced", rule
-    lower = measured if not np.isfinite(ci_low) else min(measured, ci_low)
-    return ("partly" if measured <= 0.8 or lower <= 0.5 else "not_reproduced"), rule
+def scale_text(prepared: Prepared, attacks: dict, cfg: dict, labels: str) -> str:
+    """The run's scale in words, for every claim row."""
+    m, t, att = cfg["model"], cfg["train"], cfg["attacks"]
+    config = ModelConfig(**m)
+    if config.architecture == "han2020":
+        model = "han2020 (Han et al.'s 13-conv plain CNN)"
+    else:
+        model = (f"resnet1d ({n_convs(config)} convs, width {m['width']}, kernel {m['kernel_size']}, "
+                 f"stem stride {m['stem_stride']})")
+    y = prepared.y_test[attacks["pos"]]
+    per_class = ", ".join(f"{c} {int(np.sum(y == i))}" for i, c in enumerate(CLASSES))
+    oversample = {c: v for c, v in t.get("oversample", {}).items() if v != 1}
+    return (f"{len(prepared.train_idx):,} training / {len(prepared.test_idx)} test ECGs ({labels} labels), "
+            f"{cfg['crop_seconds']:g} s crops padded at {'both ends' if cfg['padding'] == 'both' else 'the end'}; "
+            f"{model}; {t['epochs']} epochs, class weighting {t['class_weighting']}"
+            + (f", oversampling {oversample}" if oversample else "")
+            + f"; 1 seed; {len(y)} attacked ECGs ({per_class}); PGD {att['pgd_steps']} + SAP {att['sap_steps']} steps")
 
 
-def claims(rows: list[Metric], attacks: dict, defenses: dict, y: np.ndarray, length: np.ndarray,
-           cfg: dict, fs: int, rng: np.random.Generator, n_boot: int) -> list[Claim]:
+def pool(prepared: Prepared, victim: dict, attacks: dict, defenses: dict, cfg: dict, fs: int,
+         rng: np.random.Generator, n_boot: int, labels: str = "v3") -> Pooled:
+    """The numbers the claims read (:class:`medrobust.ecg.claims.Pooled`), at the headline eps."""
     eps = float(cfg["headline_setting"]["eps"])
-    s = eps_setting(eps)
-    out = [
-        _claim_from(_value(rows, "pgd", "none", "asr", s), "pgd_fools_cnn",
-                    f"A CNN arrhythmia classifier for single-lead ECG (PhysioNet/CinC 2017) is fooled by "
-                    f"PGD perturbations of eps={eps:g} ADC units ({eps / 1000:g} mV): most correctly "
-                    f"classified test ECGs flip (ASR). Invisibility to clinicians is not measured here.",
-                    SOURCE, "most ECGs fooled (no exact figure checked)", at_least, lambda lo, hi: (hi, 0.5, 0.5)),
-        _claim_from(_value(rows, "sap", "none", "asr", s), "sap_fools_cnn",
-                    f"The smoothed adversarial perturbation (SAP, eps={eps:g}) still flips the prediction "
-                    f"of most correctly classified ECGs.",
-                    f"{SOURCE}; the 74% figure comes from secondary reporting of the paper, not checked "
-                    f"against its text", "74% (secondary reporting)", at_least, lambda lo, hi: (hi, 0.5, 0.5)),
-    ]
-    out.append(_smoothness_claim(attacks, y, length, cfg, fs, eps, rng, n_boot))
-    for name, label in (("noise_resmooth", "adding noise and re-smoothing"),
-                        ("band", "sampling inside the band between two adversarial examples"),
-                        ("splice", "splicing two adversarial examples")):
-        row = _value(rows, f"sap_{name}", "none", "new_share", {**s, "k": int(attacks.get("new_k", 0))})
-        out.append(_claim_from(row, f"new_examples_{name}",
-                               f"New adversarial ECGs can be made from known SAP examples by {label}: most of "
-                               f"the candidates drawn this way are adversarial too (measured: share of "
-                               f"candidates, eps={eps:g}).",
-                               SOURCE, "new examples can be created (no exact figure checked)",
-                               at_least, lambda lo, hi: (hi, 0.5, 0.1)))
-    out.append(_art_claim(rows, attacks, cfg))
-    out.extend(_defense_claims(rows, attacks, defenses, y, eps, rng, n_boot))
-    return out
-
-
-def _smoothness_claim(attacks, y, length, cfg, fs, eps, rng, n_boot) -> Claim:
-    statement = ("PGD leaves square-wave artefacts and SAP does not: SAP's share of perturbation energy "
-                 f"above {cfg['attacks']['smoothness_cutoff_hz']:g} Hz, divided by PGD's (eps={eps:g}).")
+    y_test, pred = prepared.y_test, victim["prob_test"].argmax(1)
+    y = y_test[attacks["pos"]]
+    pooled = Pooled(eps=eps, scale=scale_text(prepared, attacks, cfg, labels), victim_f1=f1(y_test, pred, SCORED),
+                    victim_f1_per_class={CLASSES[c]: f1(y_test, pred, [c]) for c in SCORED}, n_attacked=len(y))
     eps_list = [float(e) for e in attacks["eps"]]
     if eps not in eps_list or len(y) == 0:
-        verdict, rule = at_most(math.nan, math.nan, 0.1, 0.5)
-        return Claim("sap_smoother_than_pgd", statement, SOURCE, "PGD square waves vs smooth SAP (qualitative)",
-                     math.nan, verdict, rule)
+        return pooled
     i = eps_list.index(eps)
+    flips = {k: attacks[f"prob_{k}"][i].argmax(1) != y for k in ("pgd", "sap")}
+    pooled.flipped = {k: int(v.sum()) for k, v in flips.items()}
+    if "pred_random_sign" in attacks:
+        pooled.flipped["random_sign"] = int(np.sum(attacks["pred_random_sign"] != y))
+    if "pred_art" in attacks:
+        pooled.art_disagree = int(np.sum((attacks["pred_art"] != y) != flips["pgd"]))
+    pooled.hf_ratio = _hf_ratio(prepared, attacks, i, cfg, fs, rng, n_boot)
+    if "new_k" in attacks and float(attacks["new_eps"]) == eps:
+        pooled.new_k = int(attacks["new_k"])
+        for name, rows in _known_examples(attacks, y, i).items():
+            pooled.new_known[name] = int(rows.sum())
+            pooled.new_share[name] = candidate_share(attacks[f"new_{name}"][rows], pooled.new_k, rng, n_boot)
+    _pool_defenses(pooled, attacks, defenses, y, i, rng, n_boot)
+    return pooled
+
+
+def _hf_ratio(prepared, attacks, i, cfg, fs, rng, n_boot) -> Estimate:
+    """SAP's mean high-frequency energy share over PGD's, bootstrap over ECGs."""
+    start, length = prepared.test_start[attacks["pos"]], prepared.test_length[attacks["pos"]]
     cutoff = cfg["attacks"]["smoothness_cutoff_hz"]
-    hf_p = hf_energy_fraction(attacks["delta_pgd"][i], fs, cutoff, length)
-    hf_s = hf_energy_fraction(attacks["delta_sap"][i], fs, cutoff, length)
-    est = bootstrap_ci(lambda a, b: np.mean(b) / np.mean(a), hf_p, hf_s, rng=rng, n_boot=n_boot)
-    verdict, rule = at_most(est.value, est.ci_low, 0.1, 0.5)
-    return Claim("sap_smoother_than_pgd", statement, SOURCE, "PGD square waves vs smooth SAP (qualitative)",
-                 est.value, verdict, rule, est.ci_low, est.ci_high)
+    hf = {k: hf_energy_fraction(left_align(attacks[f"delta_{k}"][i], start), fs, cutoff, length) for k in ("pgd", "sap")}
+    return bootstrap_ci(lambda a, b: np.mean(b) / np.mean(a), hf["pgd"], hf["sap"], rng=rng, n_boot=n_boot)
 
 
-def _art_claim(rows, attacks, cfg) -> Claim:
-    gaps = [abs(r.value) for r in rows if r.metric == "asr_gap_art"]
-    measured = max(gaps) if gaps else math.nan
-    verdict, rule = at_most(measured, math.nan, 0.02, 0.05)
-    return Claim("art_pgd_agreement",
-                 "Cross-check, not a paper claim: ART's PGD (same model, inputs, eps, step, iterations) "
-                 "gives the same ASR as ours; measured is the largest |difference| over the eps sweep.",
-                 "this study's cross-check (issue 4); Nicolae et al., arXiv:1807.01069",
-                 "within 0.02 at every eps", measured, verdict, rule)
-
-
-def _defense_claims(rows, attacks, defenses, y, eps, rng, n_boot) -> list[Claim]:
-    """Does each square-wave defense keep its power against SAP? Power against an attack is the ASR
-    it removes (filters) or its TPR at 5 % FPR above 0.05 (detectors), at the headline eps."""
-    out = []
-    eps_list = [float(e) for e in attacks["eps"]]
-    i = eps_list.index(eps) if eps in eps_list else None
-    source = ("issue 4's hypothesis, following Han et al.'s argument that SAP avoids square-wave "
-              "artefacts; not a number in the paper")
+def _pool_defenses(pooled: Pooled, attacks, defenses, y, i, rng, n_boot) -> None:
+    """Each square-wave defense's power against PGD and the share of it kept against SAP. Power is
+    the ASR a filter removes, or a detector's TPR at 5 % FPR minus 0.05."""
     pre, det = defenses.get("preprocessing"), defenses.get("detectors")
-    for name in FILTERS + DETECTORS:
-        statement = (f"The {name.replace('_', ' ')} defense, which works against PGD's square waves, loses "
-                     f"much of its power against SAP (measured: the share of its PGD power it keeps "
-                     f"against SAP, eps={eps:g}).")
-        arrays = None
-        if i is not None and len(y):
-            if name in FILTERS and pre is not None:
-                still = pre[f"{name}_prob_clean"].argmax(1) == y
-                arrays = [(attacks[f"prob_{k}"][i].argmax(1) != y)[still].astype(float)
-                          - (pre[f"{name}_prob_{k}"][i].argmax(1) != y)[still].astype(float) for k in ("pgd", "sap")]
-                power = lambda a, b: (np.mean(a), np.mean(b))  # noqa: E731 - ASR removed per attack
-            elif name in DETECTORS and det is not None:
-                clean = det[f"{name}_clean"]
-                arrays = [clean, det[f"{name}_pgd"][i], det[f"{name}_sap"][i]]
-                power = lambda c, p, s: (tpr_at_fpr(*detection(c, p), 0.05) - 0.05,  # noqa: E731
-                                         tpr_at_fpr(*detection(c, s), 0.05) - 0.05)
-        if arrays is None or len(arrays[0]) == 0:
-            verdict, rule = retained_power(math.nan, math.nan, math.nan)
-            out.append(Claim(f"sap_evades_{name}", statement, source, "much power lost (qualitative)",
-                             math.nan, verdict, rule))
+    for name in FILTERS:
+        if pre is None:
             continue
-        p_pgd, _ = power(*arrays)
+        still = pre[f"{name}_prob_clean"].argmax(1) == y
+        # Per ECG the filtered victim gets right: flipped without the filter minus flipped with it.
+        removed = [(attacks[f"prob_{k}"][i].argmax(1) != y)[still].astype(float)
+                   - (pre[f"{name}_prob_{k}"][i].argmax(1) != y)[still].astype(float) for k in ("pgd", "sap")]
+        _retained(pooled, name, lambda a, b: (np.mean(a) if len(a) else math.nan, np.mean(b) if len(b) else math.nan),
+                  removed, rng, n_boot)
+    for name in DETECTORS:
+        if det is None:
+            continue
+        arrays = [det[f"{name}_clean"], det[f"{name}_pgd"][i], det[f"{name}_sap"][i]]
+        _retained(pooled, name, lambda c, p, s: (tpr_at_fpr(*detection(c, p), 0.05) - 0.05,
+                                                 tpr_at_fpr(*detection(c, s), 0.05) - 0.05), arrays, rng, n_boot)
 
-        def ratio(*a):
-            pp, ps = power(*a)
-            return ps / pp if pp > 0 else math.nan
-        est = bootstrap_ci(ratio, *arrays, rng=rng, n_boot=n_boot) if p_pgd > 0 else None
-        measured = est.value if est is not None else math.nan
-        verdict, rule = retained_power(measured, est.ci_low if est else math.nan, p_pgd)
-        out.append(Claim(f"sap_evades_{name}", statement, source, "much power lost (qualitative)",
-                         measured, verdict, rule, est.ci_low if est else math.nan,
-                         est.ci_high if est else math.nan))
-    return out
+
+def _retained(pooled: Pooled, name: str, power: Callable, arrays, rng, n_boot) -> None:
+    """Record the defense's power against PGD and the ratio power(SAP) / power(PGD) with a
+    bootstrap interval; a ratio whose every resample is 0 (SAP power nil on every ECG) gets the
+    exact upper bound of its numerator instead of a zero-width interval."""
+    p_pgd, p_sap = power(*arrays)
+    pooled.power_pgd[name] = float(p_pgd)
+    if not p_pgd > 0 or len(arrays[0]) == 0:
+        return
+
+    def ratio(*a):
+        pp, ps = power(*a)
+        return ps / pp if pp > 0 else math.nan
+
+    est = bootstrap_ci(ratio, *arrays, rng=rng, n_boot=n_boot)
+    if est.ci_low == est.ci_high:
+        upper = exact_share(0, len(arrays[0])).ci_high / p_pgd
+        est = Estimate(est.value, min(est.value, 0.0), max(est.value, upper), est.n)
+    pooled.retained[name] = est

@@ -3,13 +3,15 @@
 
 Data flow (every array is written by the rule script through :mod:`medrobust.core.io`):
 
-* ``prepare``: the seeded stratified 90/10 split, the cropped test matrix, the attack subset.
-* ``train``: the victim :class:`~medrobust.ecg.model.ResNet1d` on random crops of the training
-  records; its softmax on the whole test set.
-* ``attack``: on the attack-subset ECGs the victim classifies correctly ("known-correct"), for
-  every eps: PGD, SAP started from that PGD perturbation, and ART's PGD (cross-check); the
-  perturbations, predictions, probabilities and throughputs (examples x iterations / s). At the
-  headline eps also a second SAP from a random start (the second known example the band and splice
+* ``prepare``: the seeded stratified 90/10 split and the test matrix fitted to the crop length.
+* ``train``: the victim (:func:`~medrobust.ecg.model.build_model`, ``ecg.model.architecture``) on
+  random crops of the training records; its softmax on the whole test set.
+* ``attack``: a seeded, class-stratified draw of ``n_attack`` test ECGs among those the victim
+  classifies correctly ("known-correct"); for every eps PGD and SAP started from that PGD
+  perturbation; the perturbations, predictions, probabilities and throughputs (examples x
+  iterations / s). At the headline eps also ART's PGD (the cross-check), a random-sign
+  perturbation of the same size (the control: what a perturbation of that size does without the
+  gradient), a second SAP from a random start (the second known example the band and splice
   techniques need), the three "new examples" techniques, and targeted PGD/SAP when configured.
 * ``defense``: one of ``preprocessing``, ``detectors``, ``adversarial_training``,
   ``randomized_smoothing`` (see each function).
@@ -25,34 +27,40 @@ import numpy as np
 import torch
 
 from medrobust.core.seeding import make_rng, torch_generator
-from medrobust.data.challenge2017 import EcgSet, crop_or_pad
+from medrobust.data.challenge2017 import EcgSet
 from medrobust.ecg import new_examples
 from medrobust.ecg.adversarial_training import AdversarialTraining
 from medrobust.ecg.art_pgd import ArtPGD
 from medrobust.ecg.hf_energy import HighFrequencyEnergy
 from medrobust.ecg.learned_detector import LearnedDetector
-from medrobust.ecg.model import ModelConfig, ResNet1d
+from medrobust.ecg.model import ModelConfig
 from medrobust.ecg.pgd import PGD
 from medrobust.ecg.preprocessing import LowpassFilter, MedianFilter
 from medrobust.ecg.randomized_smoothing import RandomizedSmoothing
 from medrobust.ecg.sap import SAP
-from medrobust.ecg.split import CLASSES, Prepared, class_ids, subset, valid_mask
+from medrobust.ecg.split import (CLASSES, Prepared, class_ids, fit_length, left_align, stratified_draw,
+                                 subset, valid_mask)
 from medrobust.ecg.train import predict_proba, train_classifier, train_config
 
 log = logging.getLogger(__name__)
 DEFENSES = ("preprocessing", "detectors", "adversarial_training", "randomized_smoothing")
+Model = torch.nn.Module
 
 
 def model_config(cfg: dict) -> ModelConfig:
     return ModelConfig(**cfg["model"])
 
 
+def victim_train_config(cfg: dict, **overrides):
+    return train_config({**cfg["train"], **overrides}, cfg["padding"])
+
+
 # ------------------------------------------------------------------------------------ train
 
-def run_train(ecgset: EcgSet, prepared: Prepared, cfg: dict, seed: int, device: str) -> tuple[ResNet1d, dict]:
+def run_train(ecgset: EcgSet, prepared: Prepared, cfg: dict, seed: int, device: str) -> tuple[Model, dict]:
     train = subset(ecgset, prepared.train_idx)
     start = time.perf_counter()
-    model = train_classifier(train, prepared.crop, model_config(cfg), train_config(cfg["train"]),
+    model = train_classifier(train, prepared.crop, model_config(cfg), victim_train_config(cfg),
                              make_rng(seed, "ecg", "train", "crops"),
                              torch_generator(seed, "ecg", "train", "order"), device)
     seconds = time.perf_counter() - start
@@ -64,16 +72,18 @@ def run_train(ecgset: EcgSet, prepared: Prepared, cfg: dict, seed: int, device: 
 
 # ------------------------------------------------------------------------------------ attack
 
-def _attack_inputs(prepared: Prepared, victim: ResNet1d, device: str):
-    """The known-correct attack subset: positions, x, y, mask, length (tensors on ``device``)."""
-    pos = prepared.attack_pos
-    prob = predict_proba(victim, prepared.x_test[pos], device=device)
-    pos = pos[prob.argmax(1) == prepared.y_test[pos]]
-    x = torch.from_numpy(prepared.x_test[pos]).to(device)
-    y = torch.from_numpy(prepared.y_test[pos]).to(device)
-    length = prepared.test_length[pos]
-    mask = torch.from_numpy(valid_mask(length, prepared.crop)).to(device)
-    return pos, x, y, mask, length
+def _tensors(prepared: Prepared, pos: np.ndarray, device: str):
+    """x, y and the valid-sample mask of the test ECGs at ``pos``, on ``device``."""
+    return (torch.from_numpy(prepared.x_test[pos]).to(device), torch.from_numpy(prepared.y_test[pos]).to(device),
+            torch.from_numpy(prepared.mask(pos)).to(device))
+
+
+def _attack_inputs(prepared: Prepared, model: Model, n: int, rng: np.random.Generator, device: str):
+    """The attacked ECGs: a class-stratified draw of ``n`` test ECGs that ``model`` classifies
+    correctly; their positions, x, y and mask (tensors on ``device``)."""
+    correct = predict_proba(model, prepared.x_test, device=device).argmax(1) == prepared.y_test
+    pos = stratified_draw(prepared.y_test, n, rng, eligible=correct)
+    return (pos, *_tensors(prepared, pos, device))
 
 
 def _predict(model, x: torch.Tensor, device: str) -> np.ndarray:
@@ -104,51 +114,67 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def run_attacks(prepared: Prepared, victim: ResNet1d, cfg: dict, seed: int, device: str) -> dict[str, np.ndarray]:
+def run_attacks(prepared: Prepared, victim: Model, cfg: dict, seed: int, device: str) -> dict[str, np.ndarray]:
     att = cfg["attacks"]
     headline = float(cfg["headline_setting"]["eps"])
-    if headline not in [float(e) for e in att["eps"]]:
+    eps_list = [float(e) for e in att["eps"]]
+    if headline not in eps_list:
         raise ValueError(f"config key 'ecg.headline_setting.eps' = {headline:g} must be one of "
                          f"'ecg.attacks.eps' {att['eps']}")
-    pos, x, y, mask, length = _attack_inputs(prepared, victim, device)
-    n, eps_list = len(pos), [float(e) for e in att["eps"]]
-    log.info("attacking %d known-correct ECGs of %d drawn, eps %s", n, len(prepared.attack_pos), eps_list)
+    pos, x, y, mask = _attack_inputs(prepared, victim, cfg["n_attack"], make_rng(seed, "ecg", "attack", "draw"),
+                                     device)
+    n = len(pos)
+    log.info("attacking %d known-correct test ECGs (per class %s), eps %s", n,
+             dict(zip(CLASSES, np.bincount(prepared.y_test[pos], minlength=len(CLASSES)).tolist())), eps_list)
     out = {"pos": pos, "eps": np.array(eps_list), "prob_clean": _predict(victim, x, device)}
     shape = (len(eps_list), n, prepared.crop)
     out["delta_pgd"], out["delta_sap"] = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     for key in ("prob_pgd", "prob_sap"):
         out[key] = np.zeros((len(eps_list), n, len(CLASSES)), np.float32)
-    out["pred_art"] = np.full((len(eps_list), n), -1, np.int64)
-    out["throughput"] = np.zeros((len(eps_list), 3))  # pgd, sap, art: examples x iterations / s
+    out["throughput"] = np.full((len(eps_list), 3), np.nan)  # pgd, sap, art: examples x iterations / s
     for i, eps in enumerate(eps_list):
-        step = att["step_ratio"] * eps
         pgd, sap = _pgd_and_sap(victim, eps, cfg)
         d_pgd, t_pgd = _timed(pgd.perturbation, x, y, mask)
         d_sap, t_sap = _timed(sap.perturbation, x, y, mask, start=d_pgd)
         out["delta_pgd"][i], out["delta_sap"][i] = d_pgd.cpu().numpy(), d_sap.cpu().numpy()
         out["prob_pgd"][i], out["prob_sap"][i] = _predict(victim, x + d_pgd, device), _predict(victim, x + d_sap, device)
-        t_art = float("nan")
-        if att["art_check"] and n:
-            art = ArtPGD(victim, eps, step, att["pgd_steps"], att["batch_size"], device)
-            x_art, t_art = _timed(art.apply, x.cpu().numpy(), y.cpu().numpy(), mask.cpu().numpy())
-            out["pred_art"][i] = _predict(victim, torch.from_numpy(x_art).to(device), device).argmax(1)
-        out["throughput"][i] = [n * att["pgd_steps"] / max(t_pgd, 1e-9), n * att["sap_steps"] / max(t_sap, 1e-9),
-                                n * att["pgd_steps"] / t_art if n else float("nan")]
-        log.info("eps %g: ASR pgd %.3f sap %.3f art %.3f; %.0f / %.0f / %.0f example-iterations/s", eps,
-                 _flip_rate(out["prob_pgd"][i], y), _flip_rate(out["prob_sap"][i], y),
-                 float(np.mean(out["pred_art"][i] != y.cpu().numpy())) if n else float("nan"),
-                 *out["throughput"][i])
-    out.update(_new_examples(victim, x, y, mask, length, out, eps_list.index(headline), headline, cfg, seed, device))
+        out["throughput"][i, :2] = [n * att["pgd_steps"] / max(t_pgd, 1e-9), n * att["sap_steps"] / max(t_sap, 1e-9)]
+        log.info("eps %g: ASR pgd %.3f sap %.3f; %.0f / %.0f example-iterations/s", eps,
+                 _flip_rate(out["prob_pgd"][i], y), _flip_rate(out["prob_sap"][i], y), *out["throughput"][i, :2])
+    i = eps_list.index(headline)
+    if att["art_check"] and n:
+        out.update(_art_check(victim, x, y, mask, headline, cfg, device))
+        out["throughput"][i, 2] = n * att["pgd_steps"] / float(out["art_seconds"])
+    out["pred_random_sign"] = _random_sign(victim, x, mask, headline, torch_generator(seed, "ecg", "random_sign"),
+                                           device)
+    out.update(_new_examples(victim, x, y, mask, prepared.test_start[pos], prepared.test_length[pos], out, i,
+                             headline, cfg, seed, device))
     if att["targeted"]["enabled"]:
         out.update(_targeted(victim, x, y, mask, headline, cfg, device))
     return out
+
+
+def _art_check(victim, x, y, mask, eps: float, cfg: dict, device: str) -> dict[str, np.ndarray]:
+    """ART's PGD with our PGD's settings, at the headline eps only: a cross-check of the
+    implementation (it cannot fail for a reason the paper is about), so one eps is enough."""
+    att = cfg["attacks"]
+    art = ArtPGD(victim, eps, att["step_ratio"] * eps, att["pgd_steps"], att["batch_size"], device)
+    x_art, seconds = _timed(art.apply, x.cpu().numpy(), y.cpu().numpy(), mask.cpu().numpy())
+    return {"art_eps": np.array(eps), "art_seconds": np.array(seconds),
+            "pred_art": _predict(victim, torch.from_numpy(x_art).to(device), device).argmax(1)}
+
+
+def _random_sign(victim, x, mask, eps: float, generator: torch.Generator, device: str) -> np.ndarray:
+    """Predictions on x + eps * (random signs): a perturbation as large as PGD's, without the gradient."""
+    signs = torch.randint(0, 2, x.shape, generator=generator).to(x.device) * 2.0 - 1.0
+    return _predict(victim, x + eps * signs * mask, device).argmax(1)
 
 
 def _flip_rate(prob: np.ndarray, y: torch.Tensor) -> float:
     return float(np.mean(prob.argmax(1) != y.cpu().numpy())) if len(prob) else float("nan")
 
 
-def _new_examples(victim, x, y, mask, length, out, i, eps, cfg, seed, device) -> dict[str, np.ndarray]:
+def _new_examples(victim, x, y, mask, start, length, out, i, eps, cfg, seed, device) -> dict[str, np.ndarray]:
     """A second SAP from a random start, then k candidates per technique per known example."""
     att, ne = cfg["attacks"], cfg["new_examples"]
     if not ne["enabled"] or len(x) == 0:
@@ -159,11 +185,10 @@ def _new_examples(victim, x, y, mask, length, out, i, eps, cfg, seed, device) ->
     b = sap.perturbation(x, y, mask, generator=gen)
     pred_b = _predict(victim, x + b, device).argmax(1)
     k, kernel = int(ne["per_example"]), sap.kernel
-    length_t = torch.from_numpy(length)
     candidates = {
         "noise_resmooth": new_examples.noise_resmooth(a, k, eps, kernel, mask, gen, ne["noise_ratio"]),
         "band": new_examples.band(a, b, k, kernel, mask, gen),
-        "splice": new_examples.splice(a, b, k, length_t, gen),
+        "splice": new_examples.splice(a, b, k, torch.from_numpy(length), gen, torch.from_numpy(start)),
     }
     n_valid = mask.sum(dim=1).clamp_min(1)
     result = {"new_k": np.array(k), "new_eps": np.array(eps), "pred_sap_random_start": pred_b,
@@ -191,7 +216,7 @@ def _targeted(victim, x, y, mask, eps, cfg, device) -> dict[str, np.ndarray]:
 
 # ------------------------------------------------------------------------------------ defenses
 
-def run_defense(name: str, ecgset: EcgSet, prepared: Prepared, victim: ResNet1d, attacks: dict,
+def run_defense(name: str, ecgset: EcgSet, prepared: Prepared, victim: Model, attacks: dict,
                 cfg: dict, seed: int, device: str) -> dict[str, np.ndarray]:
     jobs = {"preprocessing": _preprocessing, "detectors": _detectors,
             "adversarial_training": _adversarial_training, "randomized_smoothing": _randomized_smoothing}
@@ -235,41 +260,42 @@ def _preprocessing(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict
 
 
 def _adaptive(name, model, x, y, attacks, prepared, cfg, device) -> dict[str, np.ndarray]:
-    mask = torch.from_numpy(valid_mask(prepared.test_length[attacks["pos"]], prepared.crop)).to(device)
+    mask = torch.from_numpy(prepared.mask(attacks["pos"])).to(device)
     eps_list = [float(e) for e in cfg["defenses"]["preprocessing"]["adaptive_eps"]]
     runs = [_attack_both(model, x, y, mask, eps, cfg, device) for eps in eps_list]
     return {f"{name}_adaptive_eps": np.array(eps_list),
             **{f"{name}_adaptive_prob_{k}": _stack([r[k] for r in runs], len(x)) for k in ("pgd", "sap")}}
 
 
-def _detector_fit_set(ecgset, prepared, n: int, seed: int, purpose: str):
-    """``n`` training records (a seeded draw), cropped from their start like the test set."""
+def _detector_fit_set(ecgset, prepared, n: int, seed: int, purpose: str, padding: str):
+    """``n`` training records (a seeded draw), fitted to the crop like the test set: x, y, start, length."""
     rng = make_rng(seed, "ecg", "detectors", purpose)
-    idx = rng.choice(prepared.train_idx, size=min(n, len(prepared.train_idx)), replace=False)
-    records = subset(ecgset, np.sort(idx))
-    x = crop_or_pad(records, prepared.crop)
-    length = np.minimum(records.lengths, prepared.crop)
-    return x, class_ids(records.label), length
+    idx = np.sort(rng.choice(prepared.train_idx, size=min(n, len(prepared.train_idx)), replace=False))
+    x, start, length = fit_length(ecgset, prepared.crop, padding, idx=idx)
+    return x, class_ids(ecgset.label[idx]), start, length
 
 
 def _detectors(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict[str, np.ndarray]:
     """Scores of the high-frequency-energy check and the learned (PGD-trained) detector on the
     known-correct clean ECGs and on every PGD and SAP example, and on a clean calibration set of
     training records (whose 95th percentile is the 5 % FPR threshold)."""
-    dcfg = cfg["defenses"]["detectors"]
-    x_fit, y_fit, len_fit = _detector_fit_set(ecgset, prepared, dcfg["n_fit"], seed, "fit")
-    x_cal, _, len_cal = _detector_fit_set(ecgset, prepared, dcfg["n_calibration"], seed, "calibration")
+    dcfg, padding = cfg["defenses"]["detectors"], cfg["padding"]
+    x_fit, y_fit, start_fit, len_fit = _detector_fit_set(ecgset, prepared, dcfg["n_fit"], seed, "fit", padding)
+    x_cal, _, start_cal, len_cal = _detector_fit_set(ecgset, prepared, dcfg["n_calibration"], seed, "calibration",
+                                                     padding)
     x, _ = _adversarial_stack(attacks, prepared, device)
-    length = prepared.test_length[attacks["pos"]]
+    start, length = prepared.test_start[attacks["pos"]], prepared.test_length[attacks["pos"]]
     x_np = x.cpu().numpy()
     adversarial = {kind: x_np[None] + attacks[f"delta_{kind}"] for kind in ("pgd", "sap")}
     out: dict[str, np.ndarray] = {"detectors": np.array(["hf_energy", "learned_detector"])}
 
-    hf = HighFrequencyEnergy(float(ecgset.fs), dcfg["hf_cutoff_hz"]).fit(x_fit, len_fit)
-    out["hf_energy_calibration"] = hf.score(x_cal, len_cal)
-    out["hf_energy_clean"] = hf.score(x_np, length)
+    # The spectral check reads each record's own samples: left-aligned, its first `length` ones.
+    hf = HighFrequencyEnergy(float(ecgset.fs), dcfg["hf_cutoff_hz"]).fit(left_align(x_fit, start_fit), len_fit)
+    out["hf_energy_calibration"] = hf.score(left_align(x_cal, start_cal), len_cal)
+    out["hf_energy_clean"] = hf.score(left_align(x_np, start), length)
     for kind, adv in adversarial.items():
-        out[f"hf_energy_{kind}"] = np.stack([hf.score(a, length) for a in adv]) if len(adv) else np.zeros((0, len(x_np)))
+        out[f"hf_energy_{kind}"] = np.stack([hf.score(left_align(a, start), length) for a in adv]) \
+            if len(adv) else np.zeros((0, len(x_np)))
 
     att = cfg["attacks"]
     detector = LearnedDetector(
@@ -279,7 +305,7 @@ def _detectors(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict[str
         epochs=dcfg["epochs"], device=device)
     gen = torch_generator(seed, "ecg", "detectors", "learned")
     detector.fit(torch.from_numpy(x_fit).to(device), torch.from_numpy(y_fit).to(device),
-                 torch.from_numpy(valid_mask(len_fit, prepared.crop)).to(device), gen)
+                 torch.from_numpy(valid_mask(len_fit, prepared.crop, start_fit)).to(device), gen)
     out["learned_detector_calibration"] = detector.score(torch.from_numpy(x_cal))
     out["learned_detector_clean"] = detector.score(x)
     for kind, adv in adversarial.items():
@@ -290,19 +316,20 @@ def _detectors(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict[str
 
 def _adversarial_training(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict[str, np.ndarray]:
     """Fine-tune the victim adversarially, then attack the new model white-box (PGD and SAP at
-    ``eval_eps``) on the attack subset ECGs it classifies correctly."""
+    ``eval_eps``) on a stratified draw of ``n_attack`` test ECGs it classifies correctly."""
     acfg = cfg["defenses"]["adversarial_training"]
-    tcfg = train_config({**cfg["train"], "epochs": acfg["epochs"], "lr": acfg["lr"]})
+    tcfg = victim_train_config(cfg, epochs=acfg["epochs"], lr=acfg["lr"])
     mitigation = AdversarialTraining(float(acfg["eps"]), acfg["steps"], acfg["attack"],
                                      acfg["adversarial_share"], tcfg)
     model = mitigation.apply(victim, (subset(ecgset, prepared.train_idx), prepared.crop),
                              make_rng(seed, "ecg", "adversarial_training", "crops"),
                              torch_generator(seed, "ecg", "adversarial_training", "order"), device)
-    return _white_box(model, prepared, cfg, acfg["eval_eps"], device)
+    return _white_box(model, prepared, cfg, acfg["eval_eps"], make_rng(seed, "ecg", "adversarial_training", "draw"),
+                      device)
 
 
-def _white_box(model, prepared, cfg, eps_list, device) -> dict[str, np.ndarray]:
-    pos, x, y, mask, _ = _attack_inputs(prepared, model, device)
+def _white_box(model, prepared, cfg, eps_list, rng, device) -> dict[str, np.ndarray]:
+    pos, x, y, mask = _attack_inputs(prepared, model, cfg["n_attack"], rng, device)
     eps_list = [float(e) for e in eps_list]
     runs = [_attack_both(model, x, y, mask, eps, cfg, device) for eps in eps_list]
     return {"prob_test": predict_proba(model, prepared.x_test, device=device), "pos": pos,
@@ -314,20 +341,19 @@ def _stack(arrays: list[np.ndarray], n: int) -> np.ndarray:
 
 
 def _randomized_smoothing(ecgset, prepared, victim, attacks, cfg, seed, device) -> dict[str, np.ndarray]:
-    """Fine-tune with Gaussian noise, then: the base model's clean test predictions; CERTIFY on
-    the attack subset; PGD and SAP white-box against the base model at ``attack_eps``, classified
-    by the smoothed model's PREDICT (abstentions count as unflipped)."""
+    """Fine-tune with Gaussian noise, then: the base model's clean test predictions; CERTIFY on a
+    class-stratified draw of ``n_certify`` test ECGs (right or wrong: certified accuracy is a share
+    of the test set); PGD and SAP white-box against the base model at ``attack_eps`` on the same
+    ECGs, classified by the smoothed model's PREDICT (abstentions count as unflipped)."""
     rcfg = cfg["defenses"]["randomized_smoothing"]
-    tcfg = train_config({**cfg["train"], "epochs": rcfg["epochs"], "lr": rcfg["lr"]})
+    tcfg = victim_train_config(cfg, epochs=rcfg["epochs"], lr=rcfg["lr"])
     smoothed = RandomizedSmoothing(float(rcfg["sigma"]), tcfg).apply(
         victim, (subset(ecgset, prepared.train_idx), prepared.crop),
         make_rng(seed, "ecg", "randomized_smoothing", "crops"),
         torch_generator(seed, "ecg", "randomized_smoothing", "order"), device)
     gen = torch_generator(seed, "ecg", "randomized_smoothing", "monte_carlo")
-    pos = prepared.attack_pos
-    x = torch.from_numpy(prepared.x_test[pos]).to(device)
-    y = torch.from_numpy(prepared.y_test[pos]).to(device)
-    mask = torch.from_numpy(valid_mask(prepared.test_length[pos], prepared.crop)).to(device)
+    pos = stratified_draw(prepared.y_test, rcfg["n_certify"], make_rng(seed, "ecg", "randomized_smoothing", "draw"))
+    x, y, mask = _tensors(prepared, pos, device)
     pred_cert, radius = smoothed.certify(x, rcfg["n0"], rcfg["n"], rcfg["alpha"], gen)
     pred_clean = smoothed.predict(x, rcfg["n_predict"], rcfg["alpha"], gen)
     out = {"prob_test_base": predict_proba(smoothed.base, prepared.x_test, device=device),

@@ -9,6 +9,8 @@
 * ``detection_roc``: ROC curves of each detector, PGD and SAP, at the headline eps.
 * ``defense_matrix``: ASR at the headline eps, attacks by defenses (the report's matrix).
 * ``certified_accuracy``: randomized smoothing's certified accuracy against L2 radius.
+* ``confusion``: the victim's confusion matrix on the test split (counts, and shares of each true
+  class), with its per-class and challenge F1 in the title.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from medrobust.core.records import format_setting  # noqa: E402
 from medrobust.ecg.split import CLASSES  # noqa: E402
 from medrobust.report.figures import plot_defense_matrix  # noqa: E402
 
-FIGURES = ("iconic", "asr_vs_eps", "smoothness", "detection_roc", "defense_matrix", "certified_accuracy")
+FIGURES = ("iconic", "asr_vs_eps", "smoothness", "detection_roc", "defense_matrix", "certified_accuracy",
+           "confusion")
 DEFENSE_ORDER = ("none", "lowpass", "median", "hf_energy", "learned_detector", "adversarial_training",
                  "randomized_smoothing")
 
@@ -41,6 +44,7 @@ def draw_all(metrics: pd.DataFrame, prepared: dict, attacks: dict, detectors: di
     detection_roc(detectors, attacks, headline_eps, outputs["detection_roc"])
     defense_matrix(metrics, headline_eps, outputs["defense_matrix"])
     certified_accuracy(smoothing, prepared, attacks, outputs["certified_accuracy"])
+    confusion(metrics, outputs["confusion"])
 
 
 def _save(fig: Figure, out_png) -> None:
@@ -71,10 +75,11 @@ def iconic(prepared: dict, attacks: dict, eps: float, fs: int, out_png) -> None:
     y = prepared["y_test"][pos]
     both = np.flatnonzero((attacks["prob_pgd"][i].argmax(1) != y) & (attacks["prob_sap"][i].argmax(1) != y))
     j = int(both[0]) if len(both) else 0
-    x = prepared["x_test"][pos[j]]
-    n = int(min(prepared["test_length"][pos[j]], len(x)))
+    first = int(prepared["test_start"][pos[j]]) if "test_start" in prepared else 0
+    n = int(min(prepared["test_length"][pos[j]], prepared["x_test"].shape[1]))
+    x = prepared["x_test"][pos[j], first:first + n]
     t = np.arange(n) / fs
-    d_pgd, d_sap = attacks["delta_pgd"][i, j, :n], attacks["delta_sap"][i, j, :n]
+    d_pgd, d_sap = attacks["delta_pgd"][i, j, first:first + n], attacks["delta_sap"][i, j, first:first + n]
     fig = Figure(figsize=(12, 7.5))
     axes = fig.subplots(3, 2, gridspec_kw={"width_ratios": [2.2, 1]})
     rows = [("clean", x[:n], attacks["prob_clean"][j]), ("PGD", x[:n] + d_pgd, attacks["prob_pgd"][i, j]),
@@ -212,4 +217,34 @@ def certified_accuracy(smoothing: dict | None, prepared: dict, attacks: dict, ou
     ax.set_title(f"randomized smoothing, sigma={float(smoothing['sigma']):g}; dashed: eps sweep "
                  f"(an L-inf ball of eps has L2 radius eps*sqrt(L))", fontsize=8)
     ax.set_ylim(-0.02, 1.02)
+    _save(fig, out_png)
+
+
+def confusion(metrics: pd.DataFrame, out_png) -> None:
+    rows = metrics[(metrics["metric"] == "confusion") & (metrics["defense"] == "none")]
+    if not len(rows):
+        return _placeholder("no confusion counts", out_png)
+    cells = rows["setting"].str.extract(r"pred=([^;]+);true=([^;]+)")
+    counts = np.zeros((len(CLASSES), len(CLASSES)))
+    for (pred, true), value in zip(cells.itertuples(index=False), rows["value"]):
+        counts[CLASSES.index(true), CLASSES.index(pred)] = value
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    f1s = {m: metrics[(metrics["metric"] == m) & (metrics["defense"] == "none") & (metrics["attack"] == "none")]["value"]
+           for m in ("macro_f1", "f1_n", "f1_a", "f1_o")}
+    title = "victim on the test split"
+    if all(len(v) for v in f1s.values()):
+        title += (f": challenge F1 {f1s['macro_f1'].iloc[0]:.3f} (N {f1s['f1_n'].iloc[0]:.2f}, "
+                  f"A {f1s['f1_a'].iloc[0]:.2f}, O {f1s['f1_o'].iloc[0]:.2f})")
+    fig = Figure(figsize=(5.2, 4.4))
+    ax = fig.add_subplot()
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for t in range(len(CLASSES)):
+        for q in range(len(CLASSES)):
+            ax.text(q, t, f"{int(counts[t, q])}\n{shares[t, q]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if shares[t, q] > 0.6 else "black")
+    ax.set_xticks(range(len(CLASSES)), CLASSES)
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=8)
     _save(fig, out_png)

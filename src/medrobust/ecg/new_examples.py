@@ -11,7 +11,7 @@ not the true label. Our concrete choices (the paper describes the ideas, not the
   and SAP started from a random point), sample inside the band between them:
   ``a + w * (b - a)`` with a smooth weight curve ``w(t)`` in [0, 1] (i.i.d. uniform noise, smoothed
   by the SAP kernel, then stretched to span [0, 1]), so every sample lies between ``a`` and ``b``.
-* ``splice``: ``a`` before a uniformly drawn cut point inside the record, ``b`` after it.
+* ``splice``: ``a`` before a uniformly drawn cut point among the record's samples, ``b`` after it.
 
 Every candidate is zero on the record's padding and within eps of the clean ECG. Because SAP's
 signed steps travel 4 eps in 40 iterations, the random start is largely forgotten and the two known
@@ -49,9 +49,12 @@ def band(a: torch.Tensor, b: torch.Tensor, k: int, kernel: torch.Tensor, mask: t
 
 
 def splice(a: torch.Tensor, b: torch.Tensor, k: int, length: torch.Tensor,
-           generator: torch.Generator) -> torch.Tensor:
+           generator: torch.Generator, start: torch.Tensor | None = None) -> torch.Tensor:
+    """``k`` cut points per ECG, uniform over its ``length`` samples from ``start`` (default 0)."""
     n, crop = a.shape
-    cut = (torch.rand((n, k), generator=generator) * length[:, None].float().cpu()).long().to(a.device)
+    start = torch.zeros(n, dtype=torch.long) if start is None else start.cpu().long()
+    cut = start[:, None] + (torch.rand((n, k), generator=generator) * length[:, None].float().cpu()).long()
+    cut = cut.to(a.device)
     after = torch.arange(crop, device=a.device)[None, None, :] >= cut[:, :, None]
     return torch.where(after, b[:, None, :], a[:, None, :])
 

@@ -23,7 +23,6 @@ import torch
 from scipy import stats
 
 from medrobust.data.challenge2017 import EcgSet
-from medrobust.ecg.model import ResNet1d
 from medrobust.ecg.train import TrainConfig, train_classifier
 
 ABSTAIN = -1
@@ -31,7 +30,7 @@ ABSTAIN = -1
 
 @dataclass
 class SmoothedClassifier:
-    base: ResNet1d
+    base: torch.nn.Module
     sigma: float
     batch_size: int = 512
 
@@ -85,7 +84,7 @@ class RandomizedSmoothing:
     sigma: float = 10.0
     config: TrainConfig = TrainConfig(epochs=1, lr=1e-3)
 
-    def apply(self, model: ResNet1d, data: tuple[EcgSet, int], rng: np.random.Generator,
+    def apply(self, model: torch.nn.Module, data: tuple[EcgSet, int], rng: np.random.Generator,
               generator: torch.Generator, device: str = "cpu") -> SmoothedClassifier:
         """``data`` = (training records, crop length). Returns the smoothed noise-trained copy."""
         train, crop = data

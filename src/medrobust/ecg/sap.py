@@ -8,7 +8,12 @@ summing to 1). ``theta`` starts from a PGD perturbation (:mod:`medrobust.ecg.pgd
 ``steps`` (40) more signed-gradient steps through the convolution, clipped to ``[-eps, eps]``.
 Because ``K`` is a convex combination, ``|K * theta| <= eps`` holds without a further clip. The
 convolution pads with zeros at the ends, and ``theta`` and ``delta`` are zero on a record's zero
-padding, as in the authors' code (they zero the padding of every adversarial ECG).
+padding. medrobust masks the padding at every step; the authors' code (create_adv_conv_train.py)
+zeroes it only once, at the end of the attack, so the steps they take may push perturbation onto the
+padding and lose it there. We keep the per-step mask (every step then spends its budget on signal);
+where no record is padded the two are the same attack, which
+``tests/test_ecg_victims.py::test_masking_every_step_agrees_with_the_authors_where_nothing_is_padded``
+checks against a restatement of the authors' loop.
 """
 from __future__ import annotations
 
