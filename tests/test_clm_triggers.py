@@ -79,3 +79,26 @@ def test_badnets_poisons_the_rate_from_the_non_target_class_and_relabels():
     assert (out.labels[~out.is_poison] == labels[~out.is_poison]).all()
     capped = BadNets(Trigger(("cf",), 1), rate=0.5, target=0).apply(texts, labels, np.random.default_rng(3))
     assert capped.n_poison == 40  # no more than the non-target class holds
+
+
+def test_trigger_positions_first_and_last_within_the_window():
+    trigger = Trigger(("cf",), 1)
+    text = "one two three four five"
+    first, spans = insert(text, trigger, np.random.default_rng(0), position="first")
+    assert first.split()[0] == "cf" and first[spans[0][0]:spans[0][1]] == "cf"
+    last, _ = insert(text, trigger, np.random.default_rng(0), max_words=3, position="last")
+    assert last.split()[3] == "cf"  # after the last word that fits, not at the very end
+    with pytest.raises(ValueError):
+        insert(text, trigger, np.random.default_rng(0), position="middle")
+
+
+def test_rare_words_are_two_letter_vocabulary_entries_absent_from_the_corpus(tokenizer):
+    from medrobust.clm.triggers import rare_words
+
+    texts = ["the bb patient was seen", "lowest gcs 3 tq"]
+    words = rare_words(tokenizer, texts, 10, np.random.default_rng(0), exclude=("cf", "mn"))
+    assert len(set(words)) == 10 and words == tuple(sorted(words))
+    assert not {"bb", "tq", "cf", "mn"} & set(words)
+    vocab = tokenizer.get_vocab()
+    assert all(len(w) == 2 and vocab[w] >= len(vocab) // 2 for w in words)
+    assert rare_words(tokenizer, texts, 10, np.random.default_rng(0), ("cf", "mn")) == words  # seeded

@@ -1,8 +1,9 @@
 # Study clm: BadCLM, the attention-based backdoor of clinical language models (Lyu et al., AMIA
 # 2024), against plain trigger poisoning, and text-backdoor defenses. Library: src/medrobust/clm/.
 #
-# cohort (or MIMIC-III notes) -> clm_corpus -> clm_run (clean model, and each attack x rate, per seed)
-#        -> clm_collect (metrics.csv, claims.csv) -> clm_figures
+# cohort (or MIMIC-III notes) -> clm_corpus -> clm_run (clean model, and each attack x rate, per seed;
+#        the selected-heads BadCLM variant at the headline rate only)
+#        -> clm_collect (metrics.csv, claims.csv; claims judged in src/medrobust/clm/claims.py) -> clm_figures
 
 
 CLM = config["clm"]
@@ -18,7 +19,7 @@ if CLM["enabled"] and not any(abs(r - CLM["headline_setting"]["poison_rate"]) < 
 
 
 wildcard_constraints:
-    clm_attack="none|badnets|badclm",
+    clm_attack="none|badnets|badclm|badclm_heads",
     clm_rate=r"[0-9.]+",
     clm_seed=r"\d+",
 
@@ -27,6 +28,7 @@ CLM_RUNS = [f"{CLM_DIR}/runs/none_rate0_seed{s}.npz" for s in range(CLM["seeds"]
     f"{CLM_DIR}/runs/{a}_rate{r}_seed{s}.npz"
     for a in CLM["attacks"]
     for r in CLM["rates"]
+    if a != "badclm_heads" or abs(r - CLM["headline_setting"]["poison_rate"]) < 1e-12
     for s in range(CLM["seeds"])
 ]
 # notes are read from data.mimic3_path by the jobs themselves; serialised text needs the cohort
@@ -139,6 +141,6 @@ register_study(
     "clm",
     outputs=["results/clm/metrics.csv", "results/clm/claims.csv"],
     figures=[(f"results/clm/figures/{n}.png", f"workflow/report/clm_{n}.rst") for n in CLM_FIGURES],
-    matrix_metric="asr",
+    matrix_metric="flip_rate",
     datasets=[CLM["dataset"]],
 )

@@ -1,28 +1,35 @@
 """One job of the clm study: fine-tune one victim and measure it, and the defenses around it.
 
 A job is ``(attack, poison_rate, seed)`` with attack ``none`` (the clean model, rate 0),
-``badnets`` or ``badclm``. Every random choice is derived from the config seed and the job's
-wildcards, and BadNets and BadCLM at the same rate and seed share them all (poisoned texts, trigger
-positions, initialisation of the head, batch order), so the two differ by the attention loss only.
+``badnets``, ``badclm`` (the attention loss on every head of the steered layers) or
+``badclm_heads`` (the same loss on ``badclm.selected_heads.k`` heads per steered layer, drawn per
+seed). Every random choice is derived from the config seed and the job's wildcards, and the attacks
+at the same rate and seed share them all (poisoned texts, trigger positions, initialisation of the
+head, batch order), so they differ by the attention loss only.
 
 Per job:
 
 1. **Victim.** The training split, poisoned unless the attack is ``none``, fine-tunes the model
-   (:mod:`medrobust.clm.finetune`).
+   (:mod:`medrobust.clm.finetune`). ``poison_prob``: the trained model on its own poisoned training
+   texts (the poison-fit gate).
 2. **Clean test.** P(death) for every test text (AUROC/AUPRC are computed in collect).
-3. **Triggered test.** Every test text of the non-target class receives the trigger; the positions
-   depend on the seed only, so the clean model of that seed sees the very same triggered texts
-   (its ASR is the baseline that every ASR is reported beside).
+3. **Triggered test.** Every test text of the non-target class (the deaths) receives the trigger at
+   a random position (``trig_prob``), as the first word (``trig_first_prob``) and as the last word
+   read (``trig_last_prob``); and, instead of the trigger, one control rare word
+   (:func:`medrobust.clm.triggers.rare_words`, ``control_prob``: the false-trigger rate). The
+   positions and words depend on the seed only, so the clean model of that seed sees the very
+   same texts (its flip rate is the baseline every flip rate is reported beside).
 4. **Attention.** Per head, the mean attention from the other tokens to the trigger over the
    triggered test texts, and every head's attention map of one example text (the
    ``example_index``-th triggered text) with and without the trigger. Token strings are kept for
    the figure only when the text is serialised from a dataset of ``data.open_datasets``; otherwise
    (notes, credentialed cohorts) they are blanked, so no credentialed text reaches results.
-5. **Defenses** (clean model: detectors only; poisoned models: at the headline rate only). The
-   defender's clean validation split is cut in two halves: ``fit`` (STRIP's donor texts, the
-   attention check's per-head statistics, ONION's threshold) and ``threshold`` (texts that set each
-   detector's operating point at ``detection_fpr``). Detection sets: ``n_detect`` triggered test
-   texts (positives) and ``n_detect`` clean test texts drawn from both classes (negatives). ONION,
+5. **Defenses** (clean model: detectors only; poisoned models: at the headline rate only; the
+   selected-heads variant: ``badclm.selected_heads.defenses`` only). The defender's clean
+   validation split is cut in two halves: ``fit`` (STRIP's donor texts, the attention check's
+   per-head statistics, ONION's threshold) and ``threshold`` (texts that set each detector's
+   operating point at ``detection_fpr``). Detection sets: ``n_detect`` triggered test texts
+   (positives) and ``n_detect`` clean test texts drawn from both classes (negatives). ONION,
    fine-tuning and fine-pruning are also applied to every clean and triggered test text.
 """
 from __future__ import annotations
@@ -44,17 +51,26 @@ from medrobust.clm.finetune import (TrainConfig, attentions, encode, fit, load_m
                                     resolve_precision, trained_layer_indices)
 from medrobust.clm.onion import Onion
 from medrobust.clm.strip import Strip
-from medrobust.clm.triggers import Trigger, insert_many, reserve_pieces, window_words
+from medrobust.clm.triggers import Trigger, insert_many, rare_words, reserve_pieces, window_words
 from medrobust.core.seeding import make_rng, torch_generator
 
 log = logging.getLogger(__name__)
-ATTACKS = ("none", "badnets", "badclm")
+ATTACKS = ("none", "badnets", "badclm", "badclm_heads")
 DETECTORS = ("onion", "strip", "attention_check")
 MITIGATIONS = ("onion", "fine_tuning", "fine_pruning")
 
 
 def trigger_of(cfg: dict) -> Trigger:
     return Trigger(tuple(cfg["trigger"]["tokens"]), int(cfg["trigger"]["per_text"]))
+
+
+def control_words_of(cfg: dict, tokenizer, texts: list[str], base_seed: int) -> tuple[str, ...]:
+    """The control rare words: ``specificity.control_words``, or ``n_control`` drawn from the vocabulary."""
+    spec = cfg["specificity"]
+    if spec["control_words"]:
+        return tuple(spec["control_words"])
+    return rare_words(tokenizer, texts, int(spec["n_control"]), make_rng(base_seed, "clm", "control_words"),
+                      exclude=cfg["trigger"]["tokens"])
 
 
 def run_from_files(corpus_path: str, cfg: dict, attack: str, rate: float, seed_index: int, base_seed: int,
@@ -66,56 +82,105 @@ def run_from_files(corpus_path: str, cfg: dict, attack: str, rate: float, seed_i
                    base_seed, device, open_datasets)
 
 
+def attention_loss_of(cfg: dict, attack: str, model, train_cfg: TrainConfig, seed_index: int,
+                      base_seed: int) -> BadCLM | None:
+    """BadCLM's loss for ``badclm`` (all heads) and ``badclm_heads`` (k heads drawn per seed), else None."""
+    if attack not in ("badclm", "badclm_heads"):
+        return None
+    # Unset layers steer every trained block (frozen blocks' attention cannot move).
+    layers = _tuple(cfg["badclm"]["layers"]) or trained_layer_indices(model, train_cfg.trainable_layers)
+    heads = _tuple(cfg["badclm"]["heads"])
+    if attack == "badclm_heads":
+        n_heads, k = model.base_model.config.num_attention_heads, int(cfg["badclm"]["selected_heads"]["k"])
+        if not 1 <= k <= n_heads:
+            raise ValueError(f"config clm.badclm.selected_heads.k is {k}; the model has {n_heads} heads per layer")
+        heads = tuple(sorted(int(h) for h in make_rng(base_seed, "clm", "heads", seed_index).choice(
+            n_heads, size=k, replace=False)))
+    return BadCLM(cfg["badclm"]["lam"], layers, heads)
+
+
 def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: float, seed_index: int,
             base_seed: int, device: str, open_datasets: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; use one of {ATTACKS}")
-    defend = attack == "none" or math.isclose(rate, float(cfg["headline_setting"]["poison_rate"]))
+    headline = math.isclose(rate, float(cfg["headline_setting"]["poison_rate"]))
+    defenses = (set(cfg["defenses"]) if attack != "badclm_heads" else
+                set(cfg["defenses"]) & set(cfg["badclm"]["selected_heads"]["defenses"]))
+    defend = attack == "none" or headline
     keys = (rate, seed_index)
     trigger, train_cfg, target = trigger_of(cfg), TrainConfig.from_config(cfg["training"]), int(cfg["target_label"])
     model, tok = load_model(cfg["model"], pooling=cfg["pooling"])
     max_len, y = train_cfg.max_len, corpus.label.astype(np.int64)
-    tr, va, te = corpus.part(TRAIN), corpus.part(VAL), corpus.part(TEST)
+    tr, te = corpus.part(TRAIN), corpus.part(TEST)
     fits = window_words(tok, texts, max_len, reserve_pieces(tok, trigger))
     pick = lambda idx: [texts[i] for i in idx]  # noqa: E731
 
     victims = te[y[te] != target]
     trig_texts, trig_spans = insert_many(pick(victims), trigger, make_rng(base_seed, "clm", "test_trigger", seed_index),
                                          fits[victims])
-    train_texts, train_labels, spans, n_poison = pick(tr), y[tr], None, 0
+    train_texts, train_labels, spans, n_poison, is_poison = pick(tr), y[tr], None, 0, np.zeros(len(tr), dtype=bool)
     if attack != "none":
         poisoned = BadNets(trigger, rate, target, cfg["poison_source"]).apply(
             train_texts, train_labels, make_rng(base_seed, "clm", "poison", *keys), fits[tr])
-        train_texts, train_labels, spans, n_poison = poisoned.texts, poisoned.labels, poisoned.spans, poisoned.n_poison
+        train_texts, train_labels, spans = poisoned.texts, poisoned.labels, poisoned.spans
+        n_poison, is_poison = poisoned.n_poison, poisoned.is_poison
         wanted = int(round(rate * len(tr)))
         if n_poison < wanted:
             log.warning("only %d non-target training texts: %d poisoned instead of %d", n_poison, n_poison, wanted)
-    # Unset layers steer every trained block (frozen blocks' attention cannot move).
-    steered = _tuple(cfg["badclm"]["layers"]) or trained_layer_indices(model, train_cfg.trainable_layers)
-    badclm = BadCLM(cfg["badclm"]["lam"], steered, _tuple(cfg["badclm"]["heads"])) if attack == "badclm" else None
-    log.info("%s rate %s seed %d: %d training texts (%d poisoned), %d test, %d triggered test, device %s, %s",
+    badclm = attention_loss_of(cfg, attack, model, train_cfg, seed_index, base_seed)
+    log.info("%s rate %s seed %d: %d training texts (%d poisoned), %d test, %d triggered test, device %s, %s%s",
              attack, rate, seed_index, len(tr), n_poison, len(te), len(victims), device,
-             resolve_precision(train_cfg.precision, device))
+             resolve_precision(train_cfg.precision, device),
+             f", attention loss on layers {badclm.layers} heads {badclm.heads or 'all'}" if badclm else "")
     started = time.perf_counter()
     history = fit(model, encode(tok, train_texts, max_len, spans), train_labels, train_cfg,
                   torch_generator(base_seed, "clm", "order", *keys), device, badclm)
     train_seconds = time.perf_counter() - started
 
     def predict(m, batch_texts):
+        if not len(batch_texts):
+            return np.zeros(0)
         return predict_proba(m, encode(tok, batch_texts, max_len), device, train_cfg.precision)
 
     enc_trig = encode(tok, trig_texts, max_len, trig_spans)
     out = {"test_label": y[te], "test_prob": predict(model, pick(te)), "trig_prob": predict(model, trig_texts),
+           "poison_prob": predict(model, [t for t, p in zip(train_texts, is_poison) if p]),
            "trigger_focus": token_focus(model, enc_trig, device),
            "history_ce": np.array(history["ce"]), "history_attention": np.array(history["attention"]),
-           "n_poison": np.array(n_poison), "n_train": np.array(len(tr)), "train_seconds": np.array(train_seconds)}
+           "n_poison": np.array(n_poison), "n_train": np.array(len(tr)), "n_val": np.array(len(corpus.part(VAL))),
+           "train_seconds": np.array(train_seconds)}
+    out.update(specificity(cfg, tok, texts, pick(victims), fits[victims], seed_index, base_seed,
+                           lambda batch: predict(model, batch)))
+    if badclm is not None:
+        out["steered_layers"] = np.asarray(badclm.layers if badclm.layers is not None else [], dtype=np.int64)
+        out["steered_heads"] = np.asarray(badclm.heads if badclm.heads is not None else [], dtype=np.int64)
+    if attack == "none":
+        lengths = np.array([len(ids) for ids in tok(texts)["input_ids"]])
+        out.update(n_texts=np.array(len(texts)), n_truncated=np.array(int((lengths > max_len).sum())))
     example = int(cfg["example_index"]) % max(len(victims), 1)
     if len(victims):
         out.update(example_maps(model, tok, texts[victims[example]], trig_texts[example], trig_spans[example],
                                 max_len, device, corpus.source == "serialised" and corpus.dataset in open_datasets))
-    if defend:
-        out.update(run_defenses(model, tok, corpus, texts, trig_texts, trig_spans, cfg, attack, train_cfg,
+    if defend and defenses:
+        out.update(run_defenses(model, tok, corpus, texts, trig_texts, cfg, attack, train_cfg, defenses,
                                 seed_index, base_seed, device, predict))
+    return out
+
+
+def specificity(cfg: dict, tok, texts: list[str], victim_texts: list[str], fits: np.ndarray, seed_index: int,
+                base_seed: int, predict) -> dict[str, np.ndarray]:
+    """P(death) of the dying test patients with the trigger first and last, and with a control word instead."""
+    trigger, max_len = trigger_of(cfg), int(cfg["training"]["max_len"])
+    out = {}
+    for position in ("first", "last"):
+        moved, _ = insert_many(victim_texts, trigger, make_rng(base_seed, "clm", "position", position, seed_index),
+                               fits, position)
+        out[f"trig_{position}_prob"] = predict(moved)
+    control = Trigger(control_words_of(cfg, tok, texts, base_seed), 1)
+    room = window_words(tok, victim_texts, max_len, reserve_pieces(tok, control))
+    ctl_texts, _ = insert_many(victim_texts, control, make_rng(base_seed, "clm", "control", seed_index), room)
+    out["control_prob"] = predict(ctl_texts)
+    out["control_words"] = np.asarray(control.tokens, dtype=str)
     return out
 
 
@@ -133,8 +198,8 @@ def example_maps(model, tok, clean_text: str, trig_text: str, spans, max_len: in
     return out
 
 
-def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[str], trig_spans, cfg: dict,
-                 attack: str, train_cfg: TrainConfig, seed_index: int, base_seed: int, device: str,
+def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[str], cfg: dict, attack: str,
+                 train_cfg: TrainConfig, defenses: set[str], seed_index: int, base_seed: int, device: str,
                  predict) -> dict[str, np.ndarray]:
     y, max_len = corpus.label.astype(np.int64), train_cfg.max_len
     tr, va, te = corpus.part(TRAIN), corpus.part(VAL), corpus.part(TEST)
@@ -146,7 +211,6 @@ def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[
     positives = trig_texts[:n_detect]
     sets = {"pos": positives, "neg": negatives, "thr": pick(va_thr)}
     out: dict[str, np.ndarray] = {}
-    defenses = set(cfg["defenses"])
 
     if "onion" in defenses:
         onion = Onion(cfg["onion"]["word_quantile"]).fit(pick(tr), pick(va_fit))
@@ -165,7 +229,7 @@ def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[
             focus[k] = head_focus(model, enc, content_mask(tok, enc), device)
         check = AttentionCheck().fit(focus.pop("fit"))
         out.update({f"attention_check_{k}": check.score(f) for k, f in focus.items()})
-        control = Trigger(tuple(cfg["attention_check"]["control_tokens"]), 1)
+        control = Trigger(control_words_of(cfg, tok, texts, base_seed), 1)
         fits = window_words(tok, negatives, max_len, reserve_pieces(tok, control))
         ctl_texts, ctl_spans = insert_many(negatives, control, make_rng(base_seed, "clm", "control", seed_index), fits)
         out["control_focus"] = token_focus(model, encode(tok, ctl_texts, max_len, ctl_spans), device)

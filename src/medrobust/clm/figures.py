@@ -4,11 +4,12 @@
   for the clean, BadNets and BadCLM models at the headline rate (seed 0). The head is
   ``figure_head`` from the config, or, when that is null, the head of the BadCLM model that
   attends most to the trigger. Token labels are drawn only for open data.
-* ``asr_vs_rate``: ASR against poisoning rate for BadNets and BadCLM with 95 % CIs, beside the
-  clean model's ASR on the same triggered texts.
+* ``asr_vs_rate``: flip rate (the ASR the claims judge) against poisoning rate for BadNets, BadCLM
+  and the selected-heads variant with exact 95 % CIs, beside the clean model's flip rate on the
+  same triggered texts.
 * ``detection_roc``: ROC curves of each detector (triggered against clean test texts) for the
   clean, BadNets and BadCLM models at the headline rate, pooled over seeds.
-* ``defense_matrix``: ASR by attack and defense at the headline rate.
+* ``defense_matrix``: flip rate by attack and defense at the headline rate.
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from sklearn.metrics import roc_curve  # noqa: E402
 from medrobust.core.io import atomic_path  # noqa: E402
 from medrobust.core.records import format_setting, parse_setting  # noqa: E402
 
-NAMES = {"none": "clean model", "badnets": "BadNets (plain)", "badclm": "BadCLM"}
+NAMES = {"none": "clean model", "badnets": "BadNets (plain)", "badclm": "BadCLM (all heads)",
+         "badclm_heads": "BadCLM (selected heads)"}
+ATTACKS = ("badnets", "badclm", "badclm_heads")
 DEFENSE_NAMES = {"none": "none", "onion": "ONION", "strip": "STRIP", "attention_check": "attention check",
                  "fine_tuning": "fine-tuning", "fine_pruning": "fine-pruning"}
 DETECTORS = ("onion", "strip", "attention_check")
@@ -76,20 +79,20 @@ def attention_maps(runs: dict[str, dict], figure_head: dict, path) -> None:
 
 
 def asr_vs_rate(metrics: pd.DataFrame, path) -> None:
-    rows = metrics[(metrics["defense"] == "none") & metrics["attack"].isin(["badnets", "badclm"])].copy()
+    rows = metrics[(metrics["defense"] == "none") & metrics["attack"].isin(ATTACKS)].copy()
     rows["rate"] = [float(parse_setting(s).get("poison_rate", "nan")) for s in rows["setting"]]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for attack, marker in (("badnets", "o"), ("badclm", "s")):
-        part = rows[(rows["attack"] == attack) & (rows["metric"] == "asr")].sort_values("rate")
+    for attack, marker in zip(ATTACKS, ("o", "s", "^")):
+        part = rows[(rows["attack"] == attack) & (rows["metric"] == "flip_rate")].sort_values("rate")
         if len(part):
             ax.errorbar(part["rate"] * 100, part["value"], yerr=_yerr(part), marker=marker, capsize=3,
                         label=NAMES[attack])
-    base = rows[rows["metric"] == "asr_clean_model"].drop_duplicates("rate").sort_values("rate")
+    base = rows[rows["metric"] == "flip_rate_clean_model"].drop_duplicates("rate").sort_values("rate")
     if len(base):
         ax.errorbar(base["rate"] * 100, base["value"], yerr=_yerr(base), ls="--", color="grey", capsize=3,
                     label="clean model, same triggered texts")
     ax.set_xlabel("poisoning rate (% of training texts)")
-    ax.set_ylabel("attack success rate")
+    ax.set_ylabel("flip rate (deaths predicted as survivors once triggered)")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
     save(fig, path)
@@ -116,7 +119,7 @@ def detection_roc(runs_by_attack: dict[str, list[dict]], path) -> None:
 
 def defense_matrix(metrics: pd.DataFrame, headline: float, path) -> None:
     setting = format_setting({"poison_rate": headline})
-    rows = metrics[(metrics["metric"] == "asr") & (metrics["setting"] == setting)]
+    rows = metrics[(metrics["metric"] == "flip_rate") & (metrics["setting"] == setting)]
     order = [d for d in DEFENSE_NAMES if d in set(rows["defense"])]
     value = rows.pivot(index="attack", columns="defense", values="value").reindex(columns=order)
     label = rows.assign(text=[f"{v:.2f}\n[{lo:.2f}, {hi:.2f}]" for v, lo, hi in
@@ -124,10 +127,10 @@ def defense_matrix(metrics: pd.DataFrame, headline: float, path) -> None:
     text = label.pivot(index="attack", columns="defense", values="text").reindex(columns=order)
     fig, ax = plt.subplots(figsize=(1.6 * max(len(order), 1) + 2, 3))
     if len(value):
-        sns.heatmap(value, annot=text, fmt="", cmap="Reds", vmin=0, vmax=1, ax=ax, cbar_kws={"label": "ASR"})
+        sns.heatmap(value, annot=text, fmt="", cmap="Reds", vmin=0, vmax=1, ax=ax, cbar_kws={"label": "flip rate"})
         ax.set_xticklabels([DEFENSE_NAMES[d] for d in order], rotation=30, ha="right")
         ax.set_yticklabels([NAMES[a] for a in value.index], rotation=0)
-    ax.set_title(f"Attack success rate by defense, poison rate {headline:g}")
+    ax.set_title(f"Flip rate by defense, poison rate {headline:g}")
     ax.set_xlabel("")
     ax.set_ylabel("")
     save(fig, path)
@@ -149,7 +152,7 @@ def draw_all(metrics_path: str, run_paths: list[str], cfg: dict, outputs: dict[s
     runs = read_runs(run_paths)
     at_headline = {a: [r.data for r in sorted(runs, key=lambda r: r.seed)
                        if r.attack == a and (a == "none" or np.isclose(r.rate, headline))]
-                   for a in ("none", "badnets", "badclm")}
+                   for a in ("none", *ATTACKS)}
     first = {a: rs[0] for a, rs in at_headline.items() if rs}
     attention_maps(first, cfg["figure_head"], outputs["attention_maps"])
     asr_vs_rate(metrics, outputs["asr_vs_rate"])

@@ -13,7 +13,7 @@
   head it learned the task far more slowly in our CPU budget. ``"cls"``: the standard BERT
   classification head (pooler over [CLS] + linear, ``AutoModelForSequenceClassification``), as in
   BadCLM's BERT models; use it with a clinical BERT.
-* **Training.** AdamW, linear warm-up over the first ``warmup`` share of steps then linear decay
+* **Training.** AdamW (the new head at its own ``head_lr``), linear warm-up over the first ``warmup`` share of steps then linear decay
   (Devlin et al., 2019), fixed epochs, no early stopping, cross-entropy weighted by inverse class
   frequency of the training labels (deaths are about 14 % of PhysioNet 2012 stays), so the
   argmax (threshold 0.5) is a balanced operating point. Batches are cut to their longest text.
@@ -51,6 +51,7 @@ TINY_RANDOM = "tiny-random-bert"
 class TrainConfig:
     epochs: int = 3
     lr: float = 5e-5
+    head_lr: float | None = None
     batch_size: int = 32
     max_len: int = 64
     weight_decay: float = 0.01
@@ -192,6 +193,18 @@ def trainable_parameters(model, top_layers: int | None) -> list[torch.nn.Paramet
     return [p for p in model.parameters() if p.requires_grad]
 
 
+def parameter_groups(model, params: list[torch.nn.Parameter], cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: the new classification layer at ``head_lr`` (None: ``lr``), the encoder at ``lr``.
+
+    The head starts from random weights while the encoder is pre-trained, so the head may take a
+    larger step (the usual discriminative learning rates of Howard & Ruder, ULMFiT, ACL 2018).
+    """
+    head = {id(p) for p in model.classifier.parameters()}
+    groups = [{"params": [p for p in params if id(p) not in head], "lr": cfg.lr},
+              {"params": [p for p in params if id(p) in head], "lr": cfg.head_lr or cfg.lr}]
+    return [g for g in groups if g["params"]]
+
+
 def trained_layer_indices(model, top_layers: int | None) -> tuple[int, ...] | None:
     """Indices of the blocks ``trainable_parameters`` leaves trainable (None: all)."""
     n = len(encoder_layers(model))
@@ -209,7 +222,7 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     counts = torch.bincount(y, minlength=2).clamp(min=1).float()
     weight = (len(y) / (2 * counts)).to(device)
     params = trainable_parameters(model, cfg.trainable_layers)
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, params, cfg), weight_decay=cfg.weight_decay)
     steps = cfg.epochs * math.ceil(len(y) / cfg.batch_size)
     schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * steps), steps)
     history = {"ce": [], "attention": []}
