@@ -51,7 +51,9 @@ def run_task(cohort, task, draw=1, targets=(0.99,)):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     cohort = generated_cohort()
-    parts = {(d, task): run_task(cohort, task, d)[1] for d in DRAWS for task in ("chance", "mortality")}
+    # The first draw sweeps a second target, as sweep_draws: 1 does; the others run the headline r only.
+    parts = {(d, task): run_task(cohort, task, d, (0.99, 0.9) if d == 1 else (0.99,))[1]
+             for d in DRAWS for task in ("chance", "mortality")}
     metrics, claims, edits = collect(parts, "challenge2012", 0.99, 50, 3, folds=3, attack_steps=6)
     return parts, metrics, claims, edits, tmp_path_factory.mktemp("figures")
 
@@ -71,9 +73,9 @@ def test_tasks_are_balanced_disjoint_and_chance_labels_are_permuted():
 
 def test_every_version_of_every_task_is_checked_and_cross_validated(study):
     parts, _, _, _, _ = study
-    for part in parts.values():
+    for (draw, _), part in parts.items():
         versions = part["cv"].groupby(["attack", "target_r", "model"]).size()
-        assert len(versions) == 3 * (1 + len(ATTACKS)) and (versions == 40).all()
+        assert len(versions) == 3 * (1 + len(ATTACKS) * (2 if draw == 1 else 1)) and (versions == 40).all()
         assert set(part["checks"]["defense"]) >= {"provenance", "ks_original", "corr_reference",
                                                  "stats_original", "label_screening_reference"}
         prov = part["checks"][part["checks"]["defense"] == "provenance"]
@@ -90,7 +92,10 @@ def test_result_files_follow_the_common_schema_and_claims_are_judged(study):
     assert {"cv_accuracy", "mlp_minus_lr", "mlp_lead_counted", "r_min", "external_accuracy", "external_gain",
             "external_auroc", "detected", "detection_rate", "manifest_seconds", "cells_changed", "edit_iqr_p99",
             "outside_range"} <= set(frame["metric"])
-    assert (frame["seeds"] == len(DRAWS)).all()
+    swept = frame["setting"].str.contains("target_r=0.9;")
+    assert (frame.loc[swept, "seeds"] == 1).all() and (frame.loc[~swept, "seeds"] == len(DRAWS)).all()
+    n_cv = frame[(frame["metric"] == "cv_accuracy") & swept]["n"]
+    assert (n_cv == 40).all()                                     # one draw's subjects
     r_min = frame[frame["metric"] == "r_min"]
     targets = r_min["setting"].str.extract(r"target_r=([0-9.]+)")[0].astype(float)
     assert (r_min["value"].to_numpy() >= targets.to_numpy() - 1e-12).all()
@@ -99,11 +104,11 @@ def test_result_files_follow_the_common_schema_and_claims_are_judged(study):
     prov = rates[(rates["defense"] == "provenance")].set_index("attack")["value"]
     assert prov["none"] == 0.0 and (prov.drop("none") == 1.0).all()
     judged = claims_frame(claims).set_index("claim_id")
-    assert len(judged) == 11 and judged["gate"].str.len().gt(0).all() and (judged["seeds"] == len(DRAWS)).all()
+    assert len(judged) == 13 and judged["gate"].str.len().gt(0).all() and (judged["seeds"] == len(DRAWS)).all()
     assert judged.loc["provenance_catches_all", "kind"] == "sanity"
     assert judged.loc["provenance_regenerated_manifest", "kind"] == "sanity"
     assert judged.loc["external_collapse_chance", "kind"] == "sanity"
-    assert judged.loc["external_exposes_enhancement", "kind"] == "claim"
+    assert judged.loc["external_exposes_mlp", "kind"] == "claim"
     assert (judged["n"] > 0).all() and judged["scale"].str.contains("3 draws").all()
     assert judged.loc["general_lr", "n"] == 3 * 40                          # subjects pooled over the draws
 
@@ -121,7 +126,8 @@ def test_edit_magnitudes_are_measured_per_variable(study):
         size = rows[rows["metric"].str.startswith("edit_iqr")].set_index(["attack", "metric"])["value"]
         assert (size.xs("edit_iqr_max", level="metric") >= size.xs("edit_iqr_p99", level="metric")).all()
     n_features = len(parts[(1, "chance")]["sweeps"][0]["names"])
-    assert set(edits["attack"]) == set(ATTACKS) and len(edits) == 2 * len(ATTACKS) * n_features
+    assert set(edits["attack"]) == set(ATTACKS) and len(edits) == 2 * 2 * len(ATTACKS) * n_features
+    assert set(edits["draws"]) == {1, len(DRAWS)}
     moved = edits.dropna(subset=["max_iqr"])
     assert len(moved) and (moved["max_iqr"] >= moved["p99_iqr"] - 1e-12).all()
 

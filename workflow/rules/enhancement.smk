@@ -7,7 +7,7 @@
 #
 # cohort -> enhancement_prepare (per draw x task: release, external, reference samples, and the
 #           owner's hash manifest of the clean release)
-#        -> enhancement_attack (per draw x task x attack: every target r, with its edit magnitude)
+#        -> enhancement_attack (per draw x task: every attack at every target r, with its edit magnitude)
 #        -> enhancement_evaluate (victims' 10-fold CV) and enhancement_checks (provenance, QC,
 #           label screening, external validation), per draw x task
 #        -> enhancement_collect (pooled metrics.csv, claims.csv, edit_magnitude.csv) -> enhancement_figures
@@ -32,18 +32,22 @@ ENH_ATTACKS = f"{ENH_DIR}/draw{{draw}}/{{task}}/attacks/{{attack}}.npz"
 wildcard_constraints:
     enh_draw="[0-9]+",
     enh_task="chance|mortality",
-    enh_attack="general_enhancement|pattern_injection|method_specific|method_specific_unconstrained",
 
 
-def enh_attack_settings(wc):
+def enh_attack_settings(attack):
     """The attack's config block; the unconstrained variant shares method_specific's (its freedoms are set in code)."""
-    block = "method_specific" if wc.enh_attack == "method_specific_unconstrained" else wc.enh_attack
+    block = "method_specific" if attack == "method_specific_unconstrained" else attack
     return {**ENH[block], "max_shared": ENH["max_shared"], "keep_range": ENH["keep_range"]}
 
 
-def enh_attack_targets(wc):
-    """Every target r; the unconstrained variant, reported beside the headline claim, at the headline r only."""
-    return [ENH["headline_target"]] if wc.enh_attack == "method_specific_unconstrained" else ENH["targets"]
+def enh_attack_targets(attack, draw):
+    """The target rs of one attack in one draw: every target in the first `sweep_draws` draws, only those the
+    claims are judged at (the headline r and above) in the others; the unconstrained variant, reported
+    beside the headline claim, at the headline r only."""
+    headline = ENH["headline_target"]
+    if attack == "method_specific_unconstrained":
+        return [headline]
+    return ENH["targets"] if int(draw) <= ENH["sweep_draws"] else [t for t in ENH["targets"] if t >= headline]
 
 
 def enh_draw_attacks(wc):
@@ -79,18 +83,20 @@ rule enhancement_prepare:
         "../../scripts/enhancement_prepare.py"
 
 
+# Every attack of one draw and task in one job: each is seconds of numpy, and one job each would spend
+# as long again starting Python.
 rule enhancement_attack:
     input:
         f"{ENH_VERSION}/release.npz",
     output:
-        f"{ENH_VERSION}/attacks/{{enh_attack}}.npz",
+        **{attack: f"{ENH_VERSION}/attacks/{attack}.npz" for attack in ENH["attacks"]},
     log:
-        f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/attacks/{{enh_attack}}.log",
+        f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/attacks.log",
     benchmark:
-        "results/benchmarks/enhancement/enhancement_attack_draw{enh_draw}_{enh_task}_{enh_attack}.tsv"
+        "results/benchmarks/enhancement/enhancement_attack_draw{enh_draw}_{enh_task}.tsv"
     params:
-        targets=enh_attack_targets,
-        settings=enh_attack_settings,
+        targets=lambda wc: {attack: enh_attack_targets(attack, wc.enh_draw) for attack in ENH["attacks"]},
+        settings={attack: enh_attack_settings(attack) for attack in ENH["attacks"]},
         seed=lambda wc: derive_seed(config["seed"], "enhancement", "draw", wc.enh_draw),
     threads: 1
     resources:

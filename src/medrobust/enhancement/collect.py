@@ -5,8 +5,9 @@ Ids: dataset ``challenge2012``; model ``lr``/``svm``/``mlp`` (victims), ``mlp_vs
 ``none`` (a property of the data, not of a model); attack ``none``/``general_enhancement``/
 ``pattern_injection``/``method_specific``/``method_specific_unconstrained``; defense ``none`` or a
 check id (:mod:`.defenses`); setting ``target_r=<r>;task=<task>`` (``task=<task>`` alone for the
-original data). Every row is pooled over the draws (``seeds`` = number of draws) with the intervals
-of :mod:`.replicates`.
+original data). Every row is pooled over the draws that ran its version (``seeds``: how many; the
+targets below the headline r run in the first ``sweep_draws`` draws only) with the intervals of
+:mod:`.replicates`.
 
 Metrics:
 
@@ -28,8 +29,9 @@ Metrics:
   target r) the check flags, exact interval; for attack ``none`` the false-alarm rate on the untouched
   releases. ``detection_rate`` is the report's attack-by-defense matrix.
 
-edit_magnitude.csv: per task, attack, target r and variable (feature): ``cells_changed``,
-``median_iqr``, ``p99_iqr`` (means over draws), ``max_iqr`` (max over draws), ``outside_range``.
+edit_magnitude.csv: per task, attack, target r and variable (feature): ``draws`` pooled,
+``cells_changed``, ``median_iqr``, ``p99_iqr`` (means over draws), ``max_iqr`` (max over draws),
+``outside_range`` (all in IQR units of the variable, :mod:`.edit_magnitude`).
 """
 from __future__ import annotations
 
@@ -144,15 +146,15 @@ class Pooling:
         self.dataset, self.n_draws, self.n_boot, self.seed = dataset, n_draws, n_boot, seed
 
     def metric(self, model, attack, defense, metric, value, ci_low=math.nan, ci_high=math.nan, n=0,
-               where="") -> Metric:
+               where="", seeds=None) -> Metric:
         return Metric(study=STUDY, dataset=self.dataset, model=model, attack=attack, defense=defense,
                       metric=metric, value=float(value), ci_low=float(ci_low), ci_high=float(ci_high), n=int(n),
-                      seeds=self.n_draws, setting=where)
+                      seeds=self.n_draws if seeds is None else int(seeds), setting=where)
 
-    def estimate_metric(self, model, attack, defense, metric, est, where) -> list[Metric]:
+    def estimate_metric(self, model, attack, defense, metric, est, where, seeds=None) -> list[Metric]:
         if est.value != est.value:  # nothing to pool
             return []
-        return [self.metric(model, attack, defense, metric, est.value, est.ci_low, est.ci_high, est.n, where)]
+        return [self.metric(model, attack, defense, metric, est.value, est.ci_low, est.ci_high, est.n, where, seeds)]
 
     def rng(self, *keys) -> np.random.Generator:
         return make_rng(self.seed, STUDY, *keys)
@@ -165,14 +167,15 @@ class Pooling:
         for (attack, target, model), part in correct.groupby(VERSION_KEYS + ["model"], sort=True):
             where = setting(task, target)
             per_draw = part.groupby("draw")["correct"]
+            seeds = part["draw"].nunique()
             est = pooled_share(per_draw.sum().astype(int).tolist(), per_draw.size().tolist())
-            out += self.estimate_metric(model, attack, defense, f"{kind}_accuracy", est, where)
+            out += self.estimate_metric(model, attack, defense, f"{kind}_accuracy", est, where, seeds)
             if attack == "none":
                 continue
             base = original[original["model"] == model]
             a, b = _paired_by_draw(part, base)
             gain = paired_difference(a, b, self.rng(kind, "gain", task, attack, target, model), self.n_boot)
-            out += self.estimate_metric(model, attack, defense, f"{kind}_gain", gain, where)
+            out += self.estimate_metric(model, attack, defense, f"{kind}_gain", gain, where, seeds)
         return out
 
     def victim_quality(self, task: str, cv: pd.DataFrame, external: pd.DataFrame) -> list[Metric]:
@@ -199,59 +202,53 @@ class Pooling:
             a, b = _paired_by_draw(version[version["model"] == "mlp"], version[version["model"] == "lr"])
             for name, floor in (("mlp_minus_lr", None), ("mlp_lead_counted", CHANCE)):
                 est = paired_difference(a, b, self.rng(name, task, attack, target), self.n_boot, floor=floor)
-                out += self.estimate_metric("mlp_vs_lr", attack, "none", name, est, where)
+                out += self.estimate_metric("mlp_vs_lr", attack, "none", name, est, where, len(a))
         return out
 
     def similarity(self, task: str, sweeps: list[Mapping[str, np.ndarray]]) -> list[Metric]:
         out = []
-        by_attack: dict[str, list] = {}
-        for sweep in sweeps:
-            by_attack.setdefault(str(sweep["attack"]), []).append(sweep)
-        for attack, runs in sorted(by_attack.items()):
-            for t, target in enumerate(runs[0]["targets"]):
-                where = setting(task, float(target))
-                r = np.concatenate([s["r"][t] for s in runs])
-                edit = {k: np.array([s[k][t] for s in runs]) for k in runs[0] if k.startswith("edit_")}
-                with warnings.catch_warnings():  # a variable no draw changed has no p99: it stays NaN
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    worst_variable = np.nanmax(np.nanmean(edit["edit_variable_p99"], axis=0))
-                values = {
-                    "r_mean": r.mean(), "r_min": r.min(), "r_p05": np.quantile(r, 0.05),
-                    "cells_changed": edit["edit_cells_changed"].mean(),
-                    "edit_iqr_median": np.nanmean(edit["edit_median"]), "edit_iqr_p99": np.nanmean(edit["edit_p99"]),
-                    "edit_iqr_max": np.nanmax(edit["edit_max"]),
-                    "edit_iqr_p99_worst_variable": worst_variable,
-                    "outside_range": edit["edit_outside_range"].mean(),
-                    "attack_seconds": np.mean([s["seconds"][t] for s in runs]),
-                }
-                cells = int(np.prod(runs[0]["x"].shape[1:])) * len(runs)
-                for name, value in values.items():
-                    if np.isfinite(value):
-                        out.append(self.metric("none", attack, "none", name, value, n=len(r) if name.startswith("r_")
-                                               else cells, where=where))
+        for (attack, target), runs in sorted(_by_version(sweeps).items()):
+            where = setting(task, target)
+            r = np.concatenate([s["r"][t] for s, t in runs])
+            edit = {k: np.array([s[k][t] for s, t in runs]) for k in runs[0][0] if k.startswith("edit_")}
+            with warnings.catch_warnings():  # a variable no draw changed has no p99: it stays NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                worst_variable = np.nanmax(np.nanmean(edit["edit_variable_p99"], axis=0))
+            values = {
+                "r_mean": r.mean(), "r_min": r.min(), "r_p05": np.quantile(r, 0.05),
+                "cells_changed": edit["edit_cells_changed"].mean(),
+                "edit_iqr_median": np.nanmean(edit["edit_median"]), "edit_iqr_p99": np.nanmean(edit["edit_p99"]),
+                "edit_iqr_max": np.nanmax(edit["edit_max"]),
+                "edit_iqr_p99_worst_variable": worst_variable,
+                "outside_range": edit["edit_outside_range"].mean(),
+                "attack_seconds": np.mean([s["seconds"][t] for s, t in runs]),
+            }
+            cells = int(np.prod(runs[0][0]["x"].shape[1:])) * len(runs)
+            for name, value in values.items():
+                if np.isfinite(value):
+                    out.append(self.metric("none", attack, "none", name, value,
+                                           n=len(r) if name.startswith("r_") else cells, where=where,
+                                           seeds=len(runs)))
         return out
 
     def checks(self, task: str, checks: pd.DataFrame) -> list[Metric]:
         out = []
         for (attack, target, defense), rows in checks.groupby(VERSION_KEYS + ["defense"], sort=True):
             where = setting(task, target)
-            out.append(self.metric("none", attack, defense, "detected", rows["flagged"].astype(float).mean(),
-                                   n=len(rows), where=where))
-            out.append(self.metric("none", attack, defense, "check_seconds", rows["seconds"].mean(), n=len(rows),
-                                   where=where))
+            kw = {"n": len(rows), "where": where, "seeds": rows["draw"].nunique()}
+            out.append(self.metric("none", attack, defense, "detected", rows["flagged"].astype(float).mean(), **kw))
+            out.append(self.metric("none", attack, defense, "check_seconds", rows["seconds"].mean(), **kw))
             if defense.startswith("provenance"):
                 if attack != "none":
-                    out.append(self.metric("none", attack, defense, "altered_rows_flagged", rows["score"].min(),
-                                           n=len(rows), where=where))
-                out.append(self.metric("none", attack, defense, "unaltered_rows_flagged", rows["detail"].sum(),
-                                       n=len(rows), where=where))
+                    out.append(self.metric("none", attack, defense, "altered_rows_flagged", rows["score"].min(), **kw))
+                out.append(self.metric("none", attack, defense, "unaltered_rows_flagged", rows["detail"].sum(), **kw))
         return out
 
     def external_flags(self, task: str, cv: pd.DataFrame, external: pd.DataFrame) -> list[Metric]:
         """The external-validation detector's flag per version (share of draws flagged)."""
         flags = external_flag_rows(cv, external)
         return [self.metric("none", attack, "external_validation", "detected", rows["flagged"].mean(), n=len(rows),
-                            where=setting(task, target))
+                            where=setting(task, target), seeds=rows["draw"].nunique())
                 for (attack, target), rows in flags.groupby(VERSION_KEYS, sort=True)]
 
     def detection_rates(self, parts: Mapping[tuple[int, str], Mapping[str, Any]]) -> list[Metric]:
@@ -292,28 +289,30 @@ def external_flag_rows(cv: pd.DataFrame, external: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["draw", "attack", "target_r", "flagged"])
 
 
+def _by_version(sweeps: Sequence[Mapping[str, np.ndarray]]) -> dict[tuple[str, float], list]:
+    """(attack, target r) -> [(sweep, index of the target in it)] over the draws that ran it."""
+    grouped: dict[tuple[str, float], list] = {}
+    for sweep in sweeps:
+        for t, target in enumerate(sweep["targets"]):
+            grouped.setdefault((str(sweep["attack"]), float(target)), []).append((sweep, t))
+    return grouped
+
+
 def edit_table(parts: Mapping[tuple[int, str], Mapping[str, Any]]) -> pd.DataFrame:
     """Per task, attack, target r and variable: the edit magnitude pooled over draws."""
-    grouped: dict[tuple[str, str], list] = {}
-    for (_, task), p in parts.items():
-        for s in p["sweeps"]:
-            grouped.setdefault((task, str(s["attack"])), []).append(s)
+    columns = ["task", "attack", "target_r", "variable", "draws", "cells_changed", "median_iqr", "p99_iqr",
+               "max_iqr", "outside_range"]
     frames = []
-    for (task, attack), runs in sorted(grouped.items()):
-        names = runs[0]["names"]
-        for t, target in enumerate(runs[0]["targets"]):
-            stack = {k: np.stack([s[k][t] for s in runs]) for k in ("edit_variable_changed", "edit_variable_median",
-                                                                     "edit_variable_p99", "edit_variable_max",
-                                                                     "edit_variable_outside")}
+    for task in dict.fromkeys(t for _, t in parts):
+        sweeps = [s for (_, t), p in parts.items() if t == task for s in p["sweeps"]]
+        for (attack, target), runs in sorted(_by_version(sweeps).items()):
+            stack = {k: np.stack([s[f"edit_variable_{k}"][t] for s, t in runs])
+                     for k in ("changed", "median", "p99", "max", "outside")}
             with warnings.catch_warnings():  # variables no draw changed stay NaN
                 warnings.simplefilter("ignore", RuntimeWarning)
                 frames.append(pd.DataFrame({
-                    "task": task, "attack": attack, "target_r": float(target), "variable": names.astype(str),
-                    "cells_changed": stack["edit_variable_changed"].mean(axis=0),
-                    "median_iqr": np.nanmean(stack["edit_variable_median"], axis=0),
-                    "p99_iqr": np.nanmean(stack["edit_variable_p99"], axis=0),
-                    "max_iqr": np.nanmax(stack["edit_variable_max"], axis=0),
-                    "outside_range": stack["edit_variable_outside"].mean(axis=0)}))
-    columns = ["task", "attack", "target_r", "variable", "cells_changed", "median_iqr", "p99_iqr", "max_iqr",
-               "outside_range"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+                    "task": task, "attack": attack, "target_r": target, "variable": runs[0][0]["names"].astype(str),
+                    "draws": len(runs), "cells_changed": stack["changed"].mean(axis=0),
+                    "median_iqr": np.nanmean(stack["median"], axis=0), "p99_iqr": np.nanmean(stack["p99"], axis=0),
+                    "max_iqr": np.nanmax(stack["max"], axis=0), "outside_range": stack["outside"].mean(axis=0)}))
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)

@@ -7,8 +7,10 @@ and the data draw), the task, the attack and the target, so a target's result do
 which other targets are run.
 
 ``method_specific_unconstrained`` is :class:`~medrobust.enhancement.method_specific.MethodSpecificEnhancement`
-with r >= target as its only constraint: every cell mutable, no class-mean re-centring and no range
-(it shares the ``method_specific`` settings otherwise).
+without the stealth constraints: every cell mutable and no range limit, so r >= target is its only
+budget (the paper's). It keeps the class-mean re-centring, which is the attack's mechanism rather
+than a stealth constraint: without it both models separate the data (measured on the chance task at
+r = 0.99 over 3 draws: MLP 0.999, LR 0.998). It shares the ``method_specific`` settings otherwise.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from medrobust.enhancement.pattern_injection import PatternInjection
 
 # No column has this many rows: every cell is mutable.
 EVERY_CELL = 2**62
-UNCONSTRAINED = {"max_shared": EVERY_CELL, "keep_range": False, "preserve_class_means": False}
+UNCONSTRAINED = {"max_shared": EVERY_CELL, "keep_range": False}
 
 ATTACKS = {
     "general_enhancement": GeneralEnhancement,
