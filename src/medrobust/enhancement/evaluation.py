@@ -51,7 +51,9 @@ def victim(name: str, settings: VictimSettings, seed: int):
     if name == "lr":
         model = LogisticRegression(C=settings.c, max_iter=2000)
     elif name == "svm":
-        model = LinearSVC(C=settings.c, max_iter=20000)
+        # liblinear shuffles with random_state; unset, it draws from numpy's global state, which
+        # depends on what ran earlier in the process (a resumed run then differs in the 5th digit)
+        model = LinearSVC(C=settings.c, max_iter=20000, random_state=seed % 2**31)
     elif name == "mlp":
         model = MLPClassifier(hidden_layer_sizes=(settings.hidden,), solver="lbfgs", alpha=settings.alpha,
                               max_iter=settings.max_iter, random_state=seed % 2**31)
