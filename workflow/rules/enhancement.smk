@@ -2,12 +2,15 @@
 # Dadashkarimi & Scheinost, arXiv 2301.01885) and the checks that catch them. Library:
 # src/medrobust/enhancement/. Numpy and scikit-learn only (no torch): every job is small.
 #
-# cohort -> enhancement_prepare (per task: release, external, reference samples)
-#        -> enhancement_manifest (the owner's hash manifest of the clean release)
-#        -> enhancement_attack (per task x attack: every target r)
+# Everything is repeated on `draws` independent samples of stays (draw1, draw2, ...), so that every
+# claim's interval spans data draws, not one sample.
+#
+# cohort -> enhancement_prepare (per draw x task: release, external, reference samples, and the
+#           owner's hash manifest of the clean release)
+#        -> enhancement_attack (per draw x task: every attack at every target r, with its edit magnitude)
 #        -> enhancement_evaluate (victims' 10-fold CV) and enhancement_checks (provenance, QC,
-#           label screening, external validation), per task
-#        -> enhancement_collect (metrics.csv, claims.csv) -> enhancement_figures
+#           label screening, external validation), per draw x task
+#        -> enhancement_collect (pooled metrics.csv, claims.csv, edit_magnitude.csv) -> enhancement_figures
 
 from pathlib import Path
 
@@ -17,24 +20,50 @@ from medrobust.core.seeding import derive_seed
 ENH = config["enhancement"]
 ENH_DIR = f"results/enhancement/{ENH['dataset']}"
 ENH_LOGS = f"logs/enhancement/{ENH['dataset']}"
-ENH_FIGURES = ["accuracy_vs_r", "method_gap", "r_histograms", "detection_rates", "external_validation"]
+ENH_FIGURES = ["accuracy_vs_r", "method_gap", "r_histograms", "detection_rates", "external_validation",
+               "edit_magnitude"]
+ENH_DRAWS = list(range(1, ENH["draws"] + 1))
+# Every (draw, task) of the run, draw outer: the order of expand(..., draw=ENH_DRAWS, task=ENH["tasks"]).
+ENH_KEYS = [[d, t] for d in ENH_DRAWS for t in ENH["tasks"]]
+ENH_VERSION = f"{ENH_DIR}/draw{{enh_draw}}/{{enh_task}}"
+ENH_ATTACKS = f"{ENH_DIR}/draw{{draw}}/{{task}}/attacks/{{attack}}.npz"
 
 
 wildcard_constraints:
+    enh_draw="[0-9]+",
     enh_task="chance|mortality",
-    enh_attack="general_enhancement|pattern_injection|method_specific",
-ENH_ATTACKS = f"{ENH_DIR}/{{task}}/attacks/{{attack}}.npz"
+
+
+def enh_attack_settings(attack):
+    """The attack's config block; the unconstrained variant shares method_specific's (its freedoms are set in code)."""
+    block = "method_specific" if attack == "method_specific_unconstrained" else attack
+    return {**ENH[block], "max_shared": ENH["max_shared"], "keep_range": ENH["keep_range"]}
+
+
+def enh_attack_targets(attack, draw):
+    """The target rs of one attack in one draw: every target in the first `sweep_draws` draws, only those the
+    claims are judged at (the headline r and above) in the others; the unconstrained variant, reported
+    beside the headline claim, at the headline r only."""
+    headline = ENH["headline_target"]
+    if attack == "method_specific_unconstrained":
+        return [headline]
+    return ENH["targets"] if int(draw) <= ENH["sweep_draws"] else [t for t in ENH["targets"] if t >= headline]
+
+
+def enh_draw_attacks(wc):
+    return expand(ENH_ATTACKS, draw=wc.enh_draw, task=wc.enh_task, attack=ENH["attacks"])
 
 
 rule enhancement_prepare:
     input:
         f"results/data/{ENH['dataset']}/cohort.npz",
     output:
-        f"{ENH_DIR}/{{enh_task}}/release.npz",
+        release=f"{ENH_VERSION}/release.npz",
+        manifest=f"{ENH_VERSION}/provenance.json",
     log:
-        f"{ENH_LOGS}/{{enh_task}}/release.log",
+        f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/release.log",
     benchmark:
-        "results/benchmarks/enhancement/enhancement_prepare_{enh_task}.tsv"
+        "results/benchmarks/enhancement/enhancement_prepare_draw{enh_draw}_{enh_task}.tsv"
     params:
         n_subjects=ENH["n_subjects"],
         n_external=ENH["n_external"],
@@ -54,40 +83,21 @@ rule enhancement_prepare:
         "../../scripts/enhancement_prepare.py"
 
 
-rule enhancement_manifest:
-    input:
-        f"{ENH_DIR}/{{enh_task}}/release.npz",
-    output:
-        f"{ENH_DIR}/{{enh_task}}/provenance.json",
-    log:
-        f"{ENH_LOGS}/{{enh_task}}/provenance.log",
-    benchmark:
-        "results/benchmarks/enhancement/enhancement_manifest_{enh_task}.tsv"
-    params:
-        algorithm="sha256",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    conda:
-        "../../envs/data.yaml"
-    script:
-        "../../scripts/enhancement_manifest.py"
-
-
+# Every attack of one draw and task in one job: each is seconds of numpy, and one job each would spend
+# as long again starting Python.
 rule enhancement_attack:
     input:
-        f"{ENH_DIR}/{{enh_task}}/release.npz",
+        f"{ENH_VERSION}/release.npz",
     output:
-        f"{ENH_DIR}/{{enh_task}}/attacks/{{enh_attack}}.npz",
+        **{attack: f"{ENH_VERSION}/attacks/{attack}.npz" for attack in ENH["attacks"]},
     log:
-        f"{ENH_LOGS}/{{enh_task}}/attacks/{{enh_attack}}.log",
+        f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/attacks.log",
     benchmark:
-        "results/benchmarks/enhancement/enhancement_attack_{enh_task}_{enh_attack}.tsv"
+        "results/benchmarks/enhancement/enhancement_attack_draw{enh_draw}_{enh_task}.tsv"
     params:
-        targets=ENH["targets"],
-        settings=lambda wc: {**ENH[wc.enh_attack], "max_shared": ENH["max_shared"]},
-        seed=config["seed"],
+        targets=lambda wc: {attack: enh_attack_targets(attack, wc.enh_draw) for attack in ENH["attacks"]},
+        settings={attack: enh_attack_settings(attack) for attack in ENH["attacks"]},
+        seed=lambda wc: derive_seed(config["seed"], "enhancement", "draw", wc.enh_draw),
     threads: 1
     resources:
         mem_mb=2000,
@@ -100,17 +110,17 @@ rule enhancement_attack:
 
 rule enhancement_evaluate:
     input:
-        release=f"{ENH_DIR}/{{enh_task}}/release.npz",
-        attacks=lambda wc: expand(ENH_ATTACKS, task=wc.enh_task, attack=ENH["attacks"]),
+        release=f"{ENH_VERSION}/release.npz",
+        attacks=enh_draw_attacks,
     output:
-        f"{ENH_DIR}/{{enh_task}}/cv.csv",
+        f"{ENH_VERSION}/cv.csv",
     log:
-        f"{ENH_LOGS}/{{enh_task}}/cv.log",
+        f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/cv.log",
     benchmark:
-        "results/benchmarks/enhancement/enhancement_evaluate_{enh_task}.tsv"
+        "results/benchmarks/enhancement/enhancement_evaluate_draw{enh_draw}_{enh_task}.tsv"
     params:
         victims=ENH["victims"],
-        seed=lambda wc: derive_seed(config["seed"], "enhancement", "folds", wc.enh_task),
+        seed=lambda wc: derive_seed(config["seed"], "enhancement", "folds", wc.enh_task, "draw", wc.enh_draw),
     threads: 1
     resources:
         mem_mb=3000,
@@ -123,20 +133,20 @@ rule enhancement_evaluate:
 
 rule enhancement_checks:
     input:
-        release=f"{ENH_DIR}/{{enh_task}}/release.npz",
-        manifest=f"{ENH_DIR}/{{enh_task}}/provenance.json",
-        attacks=lambda wc: expand(ENH_ATTACKS, task=wc.enh_task, attack=ENH["attacks"]),
+        release=f"{ENH_VERSION}/release.npz",
+        manifest=f"{ENH_VERSION}/provenance.json",
+        attacks=enh_draw_attacks,
     output:
-        checks=f"{ENH_DIR}/{{enh_task}}/checks.csv",
-        external=f"{ENH_DIR}/{{enh_task}}/external.csv",
+        checks=f"{ENH_VERSION}/checks.csv",
+        external=f"{ENH_VERSION}/external.csv",
     log:
-        f"{ENH_LOGS}/{{enh_task}}/checks.log",
+        f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/checks.log",
     benchmark:
-        "results/benchmarks/enhancement/enhancement_checks_{enh_task}.tsv"
+        "results/benchmarks/enhancement/enhancement_checks_draw{enh_draw}_{enh_task}.tsv"
     params:
         victims=ENH["victims"],
         checks=ENH["checks"],
-        seed=lambda wc: derive_seed(config["seed"], "enhancement", "checks", wc.enh_task),
+        seed=lambda wc: derive_seed(config["seed"], "enhancement", "checks", wc.enh_task, "draw", wc.enh_draw),
     threads: 1
     resources:
         mem_mb=3000,
@@ -147,26 +157,33 @@ rule enhancement_checks:
         "../../scripts/enhancement_checks.py"
 
 
+def enh_per_draw(name):
+    return expand(f"{ENH_DIR}/draw{{draw}}/{{task}}/{name}", draw=ENH_DRAWS, task=ENH["tasks"])
+
+
 rule enhancement_collect:
     input:
-        manifests=expand(f"{ENH_DIR}/{{task}}/provenance.json", task=ENH["tasks"]),
-        cv=expand(f"{ENH_DIR}/{{task}}/cv.csv", task=ENH["tasks"]),
-        checks=expand(f"{ENH_DIR}/{{task}}/checks.csv", task=ENH["tasks"]),
-        external=expand(f"{ENH_DIR}/{{task}}/external.csv", task=ENH["tasks"]),
-        attacks=expand(ENH_ATTACKS, task=ENH["tasks"], attack=ENH["attacks"]),
+        manifests=enh_per_draw("provenance.json"),
+        cv=enh_per_draw("cv.csv"),
+        checks=enh_per_draw("checks.csv"),
+        external=enh_per_draw("external.csv"),
+        attacks=expand(ENH_ATTACKS, draw=ENH_DRAWS, task=ENH["tasks"], attack=ENH["attacks"]),
     output:
         metrics="results/enhancement/metrics.csv",
         claims="results/enhancement/claims.csv",
+        edits="results/enhancement/edit_magnitude.csv",
     log:
         "logs/enhancement/collect.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_collect.tsv"
     params:
-        tasks=ENH["tasks"],
+        draw_tasks=ENH_KEYS,
         dataset=ENH["dataset"],
         headline_target=ENH["headline_target"],
         bootstrap=config["bootstrap"],
         seed=config["seed"],
+        folds=ENH["victims"]["folds"],
+        attack_steps=ENH["general_enhancement"]["steps"],
     threads: 1
     resources:
         mem_mb=2000,
@@ -180,7 +197,7 @@ rule enhancement_collect:
 rule enhancement_figures:
     input:
         metrics="results/enhancement/metrics.csv",
-        attacks=expand(ENH_ATTACKS, task=ENH["tasks"], attack=ENH["attacks"]),
+        attacks=expand(ENH_ATTACKS, draw=ENH_DRAWS, task=ENH["tasks"], attack=ENH["attacks"]),
     output:
         **{
             name: report(
@@ -210,7 +227,8 @@ rule enhancement_figures:
 # repository when snakemake runs with --directory (the smoke test does).
 register_study(
     "enhancement",
-    outputs=["results/enhancement/metrics.csv", "results/enhancement/claims.csv"],
+    outputs=["results/enhancement/metrics.csv", "results/enhancement/claims.csv",
+             "results/enhancement/edit_magnitude.csv"],
     figures=[
         (f"results/enhancement/figures/{n}.png", str(Path(workflow.basedir) / f"workflow/report/enhancement_{n}.rst"))
         for n in ENH_FIGURES

@@ -9,6 +9,11 @@ provenance: unaltered rows flagged, i.e. false alarms), ``seconds`` what the che
 Defense ids name the check and, for the comparisons, what it compares with: ``_original`` is the
 release as it left the data owner (the defender kept a copy), ``_reference`` an independent
 reference release (stays of a third PhysioNet 2012 set, with their own labels).
+
+``provenance_regenerated_manifest`` is the provenance check's honest limit: the same hash check run
+against a manifest that the attacker regenerated from the table after editing it (an attacker who
+controls the manifest as well as the data). It passes every version by construction; the study
+measures it to show what a hash manifest cannot see.
 """
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ def run_checks(release: TaskData, attacked: list[dict[str, np.ndarray]], manifes
         # score: share of the altered rows flagged (NaN if none); detail: unaltered rows flagged.
         recall = float(flags[changed].mean()) if changed.any() else float("nan")
         rows.append((attack, target, "provenance", recall, 0.0, table_altered, float(flags[~changed].sum()), seconds))
+        rows.append(_regenerated_manifest_row(attack, target, x, release.stay_id, changed))
         for ref_name, detector in qc.items():
             rows += [(attack, target, f"{name}_{ref_name}", res.score, res.threshold, res.flagged, res.detail,
                       res.seconds) for name, res in detector.score(x).items()]
@@ -59,9 +65,19 @@ def run_checks(release: TaskData, attacked: list[dict[str, np.ndarray]], manifes
             rows.append((attack, target, f"label_screening_{ref_name}", res.score, 1.0, res.flagged, res.max_abs_r,
                          time.perf_counter() - start))
         for name in victims:
-            pred = external_predictions(victim(name, victim_settings, seed), x, release.y, release.x_external)
+            pred, score = external_predictions(victim(name, victim_settings, seed), x, release.y, release.x_external)
             external.append(pd.DataFrame({"attack": attack, "target_r": target, "model": name,
-                                          "subject": np.arange(len(pred)), "y": release.y_external, "pred": pred}))
+                                          "subject": np.arange(len(pred)), "y": release.y_external, "pred": pred,
+                                          "score": score}))
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     checks["flagged"] = checks["flagged"].astype(bool)
     return checks, pd.concat(external, ignore_index=True)
+
+
+def _regenerated_manifest_row(attack: str, target: float, x: np.ndarray, ids: np.ndarray, changed: np.ndarray):
+    """The provenance check against a manifest the attacker rebuilt from the edited table ``x``."""
+    forged = Provenance().fit(x, ids)
+    flags, table_altered, seconds = timed_check(forged, x, ids)
+    recall = float(flags[changed].mean()) if changed.any() else float("nan")
+    return (attack, target, "provenance_regenerated_manifest", recall, 0.0, table_altered,
+            float(flags[~changed].sum()), seconds)

@@ -14,6 +14,8 @@ Folds are stratified and shuffled with the job's seed; the same folds serve ever
 version of a data set, so accuracies are paired. Accuracy is pooled over the out-of-fold predictions
 (every subject predicted once); :func:`accuracy_estimate` gives its Wilson interval and
 :func:`paired_gap` the bootstrap interval of a difference between two models on the same subjects.
+Every prediction comes with the model's score for class 1 (:func:`positive_score`: the decision
+function of LR and the SVM, the MLP's probability), from which the victims' AUROC is computed.
 """
 from __future__ import annotations
 
@@ -49,7 +51,9 @@ def victim(name: str, settings: VictimSettings, seed: int):
     if name == "lr":
         model = LogisticRegression(C=settings.c, max_iter=2000)
     elif name == "svm":
-        model = LinearSVC(C=settings.c, max_iter=20000)
+        # liblinear shuffles with random_state; unset, it draws from numpy's global state, which
+        # depends on what ran earlier in the process (a resumed run then differs in the 5th digit)
+        model = LinearSVC(C=settings.c, max_iter=20000, random_state=seed % 2**31)
     elif name == "mlp":
         model = MLPClassifier(hidden_layer_sizes=(settings.hidden,), solver="lbfgs", alpha=settings.alpha,
                               max_iter=settings.max_iter, random_state=seed % 2**31)
@@ -67,9 +71,17 @@ def fold_index(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return out
 
 
-def cross_val_predict(x: np.ndarray, y: np.ndarray, model, folds: np.ndarray) -> np.ndarray:
-    """Out-of-fold predicted labels, one model refitted per fold."""
+def positive_score(fitted, x: np.ndarray) -> np.ndarray:
+    """A fitted victim's score for class 1: higher means more likely 1 (for ROC curves)."""
+    if hasattr(fitted, "decision_function"):
+        return np.asarray(fitted.decision_function(x), dtype=np.float64)
+    return np.asarray(fitted.predict_proba(x)[:, 1], dtype=np.float64)
+
+
+def cross_val_scores(x: np.ndarray, y: np.ndarray, model, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predicted labels and scores for class 1, one model refitted per fold."""
     pred = np.empty(len(y), dtype=np.int64)
+    score = np.empty(len(y), dtype=np.float64)
     with warnings.catch_warnings():
         # An MLP that stops at max_iter is what a victim would get too; the log needs no 40 warnings.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -77,7 +89,13 @@ def cross_val_predict(x: np.ndarray, y: np.ndarray, model, folds: np.ndarray) ->
             test = folds == k
             fitted = clone(model).fit(x[~test], y[~test])
             pred[test] = fitted.predict(x[test])
-    return pred
+            score[test] = positive_score(fitted, x[test])
+    return pred, score
+
+
+def cross_val_predict(x: np.ndarray, y: np.ndarray, model, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold predicted labels, one model refitted per fold."""
+    return cross_val_scores(x, y, model, folds)[0]
 
 
 def accuracy_estimate(y: np.ndarray, pred: np.ndarray) -> Estimate:
@@ -104,13 +122,13 @@ def cross_validate_versions(x: np.ndarray, y: np.ndarray, attacked: list[dict[st
                             victims: list[str], settings: VictimSettings, folds: int, seed: int) -> pd.DataFrame:
     """Out-of-fold predictions of every victim on every version of the release, on the same folds.
 
-    One row per subject, version and victim: ``attack, target_r, model, subject, y, pred``.
+    One row per subject, version and victim: ``attack, target_r, model, subject, y, pred, score``.
     """
     fold = fold_index(y, folds, seed)
     frames = []
     for attack, target, x_version in data_versions(x, attacked):
         for name in victims:
-            pred = cross_val_predict(x_version, y, victim(name, settings, seed), fold)
+            pred, score = cross_val_scores(x_version, y, victim(name, settings, seed), fold)
             frames.append(pd.DataFrame({"attack": attack, "target_r": target, "model": name,
-                                        "subject": np.arange(len(y)), "y": y, "pred": pred}))
+                                        "subject": np.arange(len(y)), "y": y, "pred": pred, "score": score}))
     return pd.concat(frames, ignore_index=True)

@@ -18,19 +18,21 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from medrobust.core.metrics import Estimate
-from medrobust.enhancement.evaluation import accuracy_estimate
+from medrobust.enhancement.evaluation import accuracy_estimate, positive_score
 
 
-def external_predictions(model, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Labels predicted for ``x_test`` by ``model`` fitted on all of ``x_train``."""
+def external_predictions(model, x_train: np.ndarray, y_train: np.ndarray,
+                         x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and class-1 scores predicted for ``x_test`` by ``model`` fitted on all of ``x_train``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return clone(model).fit(x_train, y_train).predict(x_test)
+        fitted = clone(model).fit(x_train, y_train)
+    return fitted.predict(x_test), positive_score(fitted, x_test)
 
 
 def external_accuracy(model, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                       y_test: np.ndarray) -> Estimate:
-    return accuracy_estimate(y_test, external_predictions(model, x_train, y_train, x_test))
+    return accuracy_estimate(y_test, external_predictions(model, x_train, y_train, x_test)[0])
 
 
 def collapsed(internal_accuracy: float, external: Estimate) -> bool:

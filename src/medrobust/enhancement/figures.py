@@ -5,6 +5,10 @@ method_gap: MLP minus LR accuracy against the target r.
 r_histograms: per-subject r with the original, per attack and target.
 detection_rates: share of enhanced versions each check flags (attack 'none': false alarms).
 external_validation: CV accuracy on the release vs accuracy on another 2012 set, at the headline r.
+edit_magnitude: distribution of the changed cells' |change| in IQR units of their variable, per attack at
+the headline r (top) and per target r of general enhancement (bottom), pooled over draws.
+
+Every number comes pooled over the data draws (metrics.csv); the histograms pool the draws' attack files.
 """
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ import pandas as pd  # noqa: E402
 
 from medrobust.core.io import atomic_path  # noqa: E402
 from medrobust.core.records import parse_setting  # noqa: E402
+from medrobust.enhancement.edit_magnitude import BINS  # noqa: E402
 
 ATTACK_COLORS = {"none": "#6b7280", "general_enhancement": "#dc2626", "pattern_injection": "#2563eb",
-                 "method_specific": "#16a34a"}
+                 "method_specific": "#16a34a", "method_specific_unconstrained": "#a16207"}
 
 
 def draw_figures(metrics: pd.DataFrame, sweeps: Sequence[Mapping[str, np.ndarray]], paths: Mapping[str, str],
@@ -29,7 +34,8 @@ def draw_figures(metrics: pd.DataFrame, sweeps: Sequence[Mapping[str, np.ndarray
     frame = _with_setting_columns(metrics)
     drawers = {"accuracy_vs_r": lambda: _accuracy_vs_r(frame), "method_gap": lambda: _method_gap(frame),
                "r_histograms": lambda: _r_histograms(sweeps), "detection_rates": lambda: _detection_rates(frame),
-               "external_validation": lambda: _external(frame, headline_r)}
+               "external_validation": lambda: _external(frame, headline_r),
+               "edit_magnitude": lambda: _edit_magnitude(sweeps, headline_r)}
     for name, path in paths.items():
         fig = drawers[name]()
         with atomic_path(path, suffix=".png") as tmp:
@@ -98,25 +104,69 @@ def _method_gap(frame: pd.DataFrame):
     return _line_panels(frame, "mlp_minus_lr", ["mlp_vs_lr"], "MLP minus LR accuracy", 0.0)
 
 
+def _pooled_by(sweeps: Sequence[Mapping[str, np.ndarray]], key: str) -> dict[tuple[str, str, float], np.ndarray]:
+    """``sweep[key][t]`` per (attack, task, target), pooled over the draws (concatenated or summed)."""
+    pooled: dict[tuple[str, str, float], list] = {}
+    for sweep in sweeps:
+        for t, target in enumerate(sweep["targets"]):
+            pooled.setdefault((str(sweep["attack"]), str(sweep["task"]), float(target)), []).append(sweep[key][t])
+    combine = np.concatenate if key == "r" else lambda parts: np.sum(parts, axis=0)
+    return {k: combine(v) for k, v in pooled.items()}
+
+
 def _r_histograms(sweeps: Sequence[Mapping[str, np.ndarray]]):
-    attacks = sorted({str(s["attack"]) for s in sweeps}) or ["none"]
-    targets = sorted({float(t) for s in sweeps for t in s["targets"]}, reverse=True) or [1.0]
+    pooled = _pooled_by(sweeps, "r")
+    attacks = sorted({a for a, _, _ in pooled}) or ["none"]
+    targets = sorted({t for _, _, t in pooled}, reverse=True) or [1.0]
     fig, axes = plt.subplots(len(attacks), len(targets), figsize=(2.8 * len(targets), 2.2 * len(attacks)),
                              squeeze=False)
-    for sweep in sweeps:
-        i = attacks.index(str(sweep["attack"]))
-        for target, r in zip(sweep["targets"], sweep["r"]):
-            ax = axes[i][targets.index(float(target))]
-            # Most subjects sit exactly on the target: give the bins a width even when r hardly varies.
-            low, high = min(float(r.min()), float(target)), float(r.max())
-            pad = max(1e-6, 0.02 * (high - low))
-            ax.hist(r, bins=np.linspace(low - pad, high + pad, 31), alpha=0.6, label=str(sweep["task"]))
-            ax.axvline(target, color="black", lw=0.8, ls="--")
-            ax.set_title(f"{sweep['attack']}, target {float(target):g}", fontsize=8)
-            ax.set_xlabel("per-subject r", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.ticklabel_format(axis="x", useOffset=False)
-    axes[0][-1].legend(fontsize=7)
+    for (attack, task, target), r in sorted(pooled.items()):
+        ax = axes[attacks.index(attack)][targets.index(target)]
+        # Most subjects sit exactly on the target: give the bins a width even when r hardly varies.
+        low, high = min(float(r.min()), target), float(r.max())
+        pad = max(1e-6, 0.02 * (high - low))
+        ax.hist(r, bins=np.linspace(low - pad, high + pad, 31), alpha=0.6, label=task)
+        ax.axvline(target, color="black", lw=0.8, ls="--")
+        ax.set_title(f"{attack}, target {target:g}", fontsize=8)
+        ax.set_xlabel("per-subject r", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.ticklabel_format(axis="x", useOffset=False)
+    for row in axes:
+        for ax in row:
+            if not ax.has_data():
+                ax.axis("off")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _edit_magnitude(sweeps: Sequence[Mapping[str, np.ndarray]], headline_r: float):
+    """Share of changed cells per |change| bin (IQR units), log-log, per task."""
+    pooled = _pooled_by(sweeps, "edit_histogram")
+    tasks = sorted({task for _, task, _ in pooled}) or [""]
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.6 * len(tasks), 6.0), squeeze=False, sharex=True)
+    centres = np.sqrt(BINS[:-1] * BINS[1:])
+    general_targets = sorted({t for a, _, t in pooled if a == "general_enhancement"}, reverse=True)
+    shades = plt.cm.Reds(np.linspace(0.45, 0.95, max(len(general_targets), 1)))
+    for j, task in enumerate(tasks):
+        top, bottom = axes[0][j], axes[1][j]
+        for attack, color in ATTACK_COLORS.items():
+            counts = pooled.get((attack, task, headline_r))
+            if counts is not None and counts.sum() > 0:
+                top.step(centres, counts / counts.sum(), where="mid", color=color, label=attack)
+        for shade, target in zip(shades, general_targets):
+            counts = pooled[("general_enhancement", task, target)]
+            if counts.sum() > 0:
+                bottom.step(centres, counts / counts.sum(), where="mid", color=shade, label=f"r = {target:g}")
+        top.set_title(f"{task}: every attack at r = {headline_r:g}", fontsize=9)
+        bottom.set_title(f"{task}: general enhancement by target r", fontsize=9)
+        for ax in (top, bottom):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.axvline(1.0, color="#9ca3af", lw=0.8, ls="--")
+            ax.set_ylabel("share of changed cells")
+            ax.legend(fontsize=6)
+        bottom.set_xlabel("|change| in IQR units of the variable")
     fig.tight_layout()
     return fig
 

@@ -12,7 +12,8 @@ Choices made here (the paper's code was not public when this was written):
   Pearson r with its original is >= ``target_r`` (:mod:`.correlation_constraint`). Every subject
   therefore ends with r >= target_r, most of them at the boundary.
 * Only cells whose value is held by at most ``max_shared`` subjects move (:mod:`.mutable_cells`), so
-  binary, count, imputed and clipped values keep their exact values.
+  binary, count, imputed and clipped values keep their exact values; with ``keep_range`` no value
+  leaves its variable's observed range (:func:`~medrobust.enhancement.mutable_cells.keep_in_range`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medrobust.enhancement.correlation_constraint import centred_norm, pearson_rows, project, unit_rows
-from medrobust.enhancement.mutable_cells import mutable_cells
+from medrobust.enhancement.mutable_cells import keep_in_range, mutable_cells
 from medrobust.enhancement.surrogates import Surrogate
 
 
@@ -43,6 +44,7 @@ class GeneralEnhancement:
     lr: float = 0.01
     weight_decay: float = 1e-3
     max_shared: int = 1
+    keep_range: bool = True
     seed: int = 0
 
     def apply(self, x: np.ndarray, y: np.ndarray) -> Enhanced:
@@ -55,7 +57,8 @@ class GeneralEnhancement:
         radius = self.step_size * centred_norm(x0)
         for _ in range(self.steps):
             _, grad = surrogate.loss_gradient(x_cur, y)
-            x_cur = project(x0, x_cur - radius[:, None] * unit_rows(grad * mutable), self.target_r)
+            x_new = x_cur - radius[:, None] * unit_rows(grad * mutable)
+            x_cur = project(x0, keep_in_range(x0, x_new) if self.keep_range else x_new, self.target_r)
             surrogate.fit(x_cur, y, self.epochs_per_step)
         return Enhanced(x=x_cur, r=pearson_rows(x0, x_cur))
 
