@@ -61,10 +61,10 @@ def test_federation_blocks_a_client_with_outlying_losses():
     labels = torch.arange(4 * 64) % 2
     data = [(base[k * 64:(k + 1) * 64], labels[k * 64:(k + 1) * 64]) for k in range(4)]
     data[3] = (torch.full((64, 1, 28, 28), 0.9), labels[:64])
-    cfg = FederationConfig(rounds=4, batch_size=32, width=4, z_dim=8, lr=2e-3, defend=True, feddetect_mode="block")
+    cfg = FederationConfig(rounds=4, batch_size=32, width=4, z_dim=8, lr=2e-3)
     streams = Streams(torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), np.random.default_rng(3))
-    log = run_federation(data, GanShape(1, 28, 2, z_dim=8, width=4), cfg, FedDetect(warmup=1, window=1), streams,
-                         init_seed=4)
+    log = run_federation(data, GanShape(1, 28, 2, z_dim=8, width=4), cfg, FedDetect(warmup=1, window=1, mode="block"),
+                         streams, init_seed=4)
     assert log.flagged[:, 3].any() and not log.flagged[:, :3].any()
     assert log.weight[-1, 3] == 0.0 and np.allclose(log.weight[-1, :3], 1 / 3)
     assert np.isnan(log.detector_score[0]).all()  # nothing is scored during the warm-up
