@@ -17,12 +17,15 @@ Gates shared by the GAN claims (issue 13):
 * **seeds**: at least two seed indices, since replicates are seeds and never checkpoints of one
   run; with one seed a claim on a difference of federations has no interval and is inconclusive;
 * for trigger counts, **a trigger detector that sees the trigger** (TPR >= 0.9 on stamped real
-  test images) **and does not invent it** (FPR <= 0.05 on clean ones), and at least 200 samples.
+  test images) **and does not invent it** (FPR <= 0.05 on clean ones), at least 200 samples, and
+  **no trigger without attack** (the exact upper bound of the clean federation's share <= 0.05).
 
 Differences between federations are paired by seed index (t interval over seeds); trigger
 shares are pooled over seeds and get exact intervals on the samples inspected (Newcombe for a
-difference of two shares). Each rule's threshold is 0 for a claimed direction ("higher under
-attack"), so a claim is reproduced only when the whole interval lies on the claimed side.
+difference of two shares). A claimed direction ("higher under attack") has the threshold 0, so
+it is reproduced only when the whole interval lies on the claimed side; the trigger's spread has
+a materiality line instead (the attack adds it to at least one sample in fifty), so that a
+trigger that never appears is ``not_reproduced`` rather than undecided.
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ DETECTOR_TPR_MIN, DETECTOR_FPR_MAX = 0.9, 0.05
 MIN_SAMPLES = 200  # an exact interval on a share is then at most about +-0.07 wide
 MIN_SEEDS = 2
 CLEAN_TRIGGER_MAX = 0.05  # "does not appear": at most one sample in twenty, the usual false-alarm level
+SPREAD_MIN = 0.02  # "appears": the attack adds the trigger to at least one sample in fifty
 FLAG_MIN = 0.5  # "the malicious client is detected": flagged in most rounds after the warm-up
 BENIGN_FLAG_MAX = 0.1  # benign clients are kept: flagged in at most one round in ten
 FIX_ROUNDS = "more rounds (fedgan.rounds) or --configfile config/paper.yaml"
@@ -124,10 +128,12 @@ def trigger_spreads(p: Pooled) -> Claim:
                    f"The malicious client stamps every image it holds, of every class, so no class is unpoisoned."),
         source=SOURCE, paper_value="poisoned discriminators contaminate the other clients through the averaged "
                                    "generator (abstract); a trigger under 0.5% of the image corrupts the FedGAN",
-        estimate=spread, rule=at_least(0, "attacked minus clean trigger share"),
-        parts=[Part("appears under attack", spread, at_least(0, "attacked minus clean trigger share")),
-               Part("absent without attack", clean, at_most(CLEAN_TRIGGER_MAX, "clean federation's trigger share"))],
-        gates=[gan_quality_gate(p), classifier_gate(p), *detector_gates(p), samples_gate(p, CLEAN)],
+        estimate=spread, rule=at_least(SPREAD_MIN, "attacked minus clean trigger share"),
+        gates=[gan_quality_gate(p), classifier_gate(p), *detector_gates(p), samples_gate(p, CLEAN),
+               gate_at_most("absent without attack", clean.ci_high, CLEAN_TRIGGER_MAX,
+                            "upper 95% bound (exact) of the clean federation's trigger share",
+                            basis="the trigger must not appear without attack, else the detector counts "
+                                  "something else in synthetic images", fix="fedgan.evaluators")],
         scale=p.scale, seeds=p.n_seeds)
 
 
