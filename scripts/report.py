@@ -11,7 +11,8 @@ data_pngs = sorted(p for d in snakemake.input.data_figures for p in Path(d).glob
 figures = data_figures(data_pngs) + [
     {"path": png, "caption": Path(caption).read_text(), "study": study}
     for study, entry in studies.items() for png, caption in entry["figures"]
-]
+] + [{"path": snakemake.input.forest, "caption": Path(snakemake.params.forest_caption).read_text(),
+      "study": "scorecard"}]
 benchmarks = sorted(str(p) for p in Path(snakemake.params.benchmarks).rglob("*.tsv"))
 build_report(
     snakemake.output[0],

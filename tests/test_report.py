@@ -171,7 +171,9 @@ def test_figures_are_embedded_as_base64(tmp_path):
     assert html.count(f'src="data:image/png;base64,{encoded}"') == 2
     assert "<code>physionet2012</code>" in html  # caption markup
     assert "<strong>trigger</strong>" in html
-    assert "src=\"http" not in html and "<link" not in html and "<script" not in html  # self-contained
+    # self-contained: nothing fetched from elsewhere (the one inline script opens details for printing)
+    assert "src=\"http" not in html and "<link" not in html and "<script src" not in html
+    assert html.count("<script") == 1
 
 
 def test_no_study_results_says_so(tmp_path):
@@ -215,3 +217,73 @@ def test_data_summary_figures_and_defense_matrix(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="setting"):
         plot_defense_matrix(metrics, "asr", tmp_path / "m2.png")
+
+
+def _judged_claims(tmp_path: Path) -> Path:
+    """Claims as the studies write them with medrobust.core.claims: gated, decided by the interval."""
+    from medrobust.core.claims import at_least, at_most, gate_at_least, make_claim
+    from medrobust.core.metrics import Estimate, exact_share
+
+    good = gate_at_least("victim quality", 0.86, 0.80, "clean AUROC")
+    weak = gate_at_least("poison fit", 0.41, 0.90, "share of poisoned training stays predicted as target",
+                         fix="ehr.training.gru.epochs: 20")
+    common = dict(source="Joe et al., JMIR Med Inform 2022", scale="12,000 stays, 3 seeds", seeds=3)
+    path = tmp_path / "judged" / "ehr" / "claims.csv"  # not where _build's own claims file goes
+    write_claims(path, [
+        make_claim("ehr-asr-lr", title="LR flip rate", statement="The trigger flips most LR predictions.",
+                   paper_value="0.97-0.99", estimate=exact_share(180, 200), rule=at_least(0.8, "flip rate"),
+                   gates=[good], **common),
+        make_claim("ehr-asr-gru", title="GRU flip rate", statement="The trigger flips most GRU predictions.",
+                   paper_value="0.97-0.99", estimate=exact_share(60, 200), rule=at_least(0.8, "flip rate"),
+                   gates=[good, weak], **common),
+        make_claim("ehr-auprc-clean", title="Clean AUPRC kept", statement="Clean AUPRC falls by about 0.01.",
+                   paper_value="0.01", estimate=Estimate(0.03, -0.01, 0.07, 1800), rule=at_most(0.02),
+                   gates=[good], **common),
+        make_claim("ehr-provenance", title="Hash flags edits", statement="Any edit changes the hash.",
+                   paper_value="—", estimate=exact_share(24, 24), rule=at_least(0.9), gates=[good],
+                   kind="sanity", **common),
+    ])
+    return path
+
+
+def test_scorecard_summary_grid_compact_rows_and_sanity_table(tmp_path):
+    html = _build(tmp_path, claims_paths=[_judged_claims(tmp_path)])
+    card = html.split('id="scorecard"')[1].split('id="sanity"')[0]
+    # the grid: ehr has 1 reproduced and 2 inconclusive published claims; the sanity row is counted apart
+    grid = card.split('class="grid-summary"')[1].split("</table>")[0]
+    ehr_row = re.search(r'<th><a href="#study-ehr">ehr</a></th>(.*?)</tr>', grid, re.S).group(1)
+    assert re.findall(r">(\d+)</td>", ehr_row) == ["1", "0", "2", "0", "0", "3", "1"]
+    assert "1 of 3 published claims could be decided" in card
+    assert "2 are inconclusive, 1 of them because a gate failed" in card
+    # compact rows: title and id visible in the summary, the long text in <details>
+    assert '<summary>GRU flip rate <span class="cid">ehr-asr-gru</span></summary>' in card
+    assert "failed: poison fit: 0.41" in card
+    assert "ehr.training.gru.epochs: 20" in card  # the fix, in the detail
+    assert "ehr-provenance" not in card
+    sanity = html.split('id="sanity"')[1].split("</table>")[0]
+    assert "ehr-provenance" in sanity
+    # the study section opens with its data, scale and paper, cited once
+    section = html.split('id="study-ehr"')[1].split("</section>")[0]
+    assert section.index("study-meta") < section.index("Verdicts") < section.index("Attack × defense")
+    assert section.count("Joe et al., JMIR Med Inform 2022") == 1
+    assert "12,000 stays, 3 seeds" in section and "physionet2012" in section
+
+
+def test_scorecard_figure_goes_to_the_scorecard(tmp_path):
+    forest = tmp_path / "forest.png"
+    forest.write_bytes(PNG_1PX)
+    html = _build(tmp_path, claims_paths=[_judged_claims(tmp_path)],
+                  figures=[{"path": forest, "caption": "Forest plot.", "study": "scorecard"}])
+    card = html.split('id="scorecard"')[1].split("</section>")[0]
+    assert 'class="forest"' in card and "Forest plot." in card
+    assert 'id="study-scorecard"' not in html
+
+
+def test_end_of_run_summary_names_the_report_verdicts_and_time(tmp_path):
+    from medrobust.report.summary import summary_lines
+    judged = _judged_claims(tmp_path)
+    lines = summary_lines(judged.parent.parent, tmp_path / "reports" / "report.html", 754.0)
+    assert lines[0].endswith("reports/report.html")
+    assert lines[1] == ("verdicts of 3 published claims: 1 reproduced, 2 inconclusive "
+                        "(and 1 sanity checks/findings)")
+    assert lines[2] == "total time: 12 min 34 s"

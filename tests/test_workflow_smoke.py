@@ -9,9 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from fixtures import browser
 from fixtures.mirror import make_fixture_mirror
 from fixtures.workflow import run_workflow, snakemake_command, workflow_env
 
@@ -47,6 +49,36 @@ def test_report_scorecard_and_manifest_are_built(smoke_run):
     names = {Path(i["path"]).name for i in manifest["inputs"]}
     assert {"set-a.tar.gz", "training2017.zip", "pneumoniamnist.npz", "ADMISSIONS.csv"} <= names
     assert all(i["source"] == "mirror" for i in manifest["inputs"])
+
+
+def test_report_reads_in_a_real_browser_at_1280_px(smoke_run, tmp_path):
+    """Headless Chromium (Debian's package; .ci/run installs it with tests/browser/install_chromium.sh)."""
+    if browser.chromium() is None:
+        pytest.skip("no Chromium on this machine: run tests/browser/install_chromium.sh (needs root and apt-get)")
+    workdir, _, _ = smoke_run
+    page = workdir / "reports" / "report.html"
+    found = browser.measure(page, tmp_path, width=1280)
+    assert found["innerWidth"] == 1280
+    assert found["scrollWidth"] == found["clientWidth"] == 1280, f"the page overflows: {found['wide']}"
+    assert not found["wide"], found["wide"]
+    # the summary grid and the compact table take at most two screens
+    assert 0 < found["scorecardHeight"] <= 2 * found["innerHeight"], found["scorecardHeight"]
+    # every claim of every study, with its verdict, is visible without expanding anything
+    from medrobust.core.records import read_claims
+    from medrobust.report.build import VERDICT_LABELS
+    expected = {}
+    for path in (workdir / "results").glob("*/claims.csv"):
+        expected.update(read_claims(path).set_index("claim_id")["verdict"].to_dict())
+    shown = {c["id"]: c for c in found["claims"]}
+    assert set(shown) == set(expected) and expected
+    for claim_id, verdict in expected.items():
+        assert shown[claim_id]["idVisible"] and shown[claim_id]["verdictVisible"], claim_id
+        assert shown[claim_id]["verdict"] == VERDICT_LABELS[verdict], claim_id
+    # the screenshot is not blank; kept as a test artifact under results/
+    shot = browser.screenshot(page, ROOT / "results" / "test-artifacts" / "report-1280.png", tmp_path)
+    import matplotlib.image
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3).round(2), axis=0)) > 50
 
 
 def test_data_summaries_hold_the_fixture_counts(smoke_run):

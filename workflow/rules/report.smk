@@ -4,6 +4,30 @@
 
 localrules:
     report,
+    scorecard_figures,
+
+
+rule scorecard_figures:
+    input:
+        claims=lambda wc: study_results("claims"),
+    output:
+        forest=report(
+            "results/report/figures/forest.png",
+            caption="../report/report_forest.rst",
+            category="scorecard",
+        ),
+    log:
+        "logs/report/scorecard_figures.log",
+    benchmark:
+        "results/benchmarks/report/scorecard_figures.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../../scripts/scorecard_figures.py"
 
 
 rule report:
@@ -14,6 +38,7 @@ rule report:
         data_figures=lambda wc: [f"results/data/{d}/figures" for d in config["data"]["summaries"]],
         study_figures=lambda wc: [f for s in STUDIES.values() for f, _ in s["figures"]],
         manifest="results/manifest.json",
+        forest="results/report/figures/forest.png",
     output:
         "reports/report.html",
     log:
@@ -21,6 +46,7 @@ rule report:
     params:
         studies=lambda wc: {k: {"matrix_metric": v["matrix_metric"], "figures": v["figures"]} for k, v in STUDIES.items()},
         benchmarks="results/benchmarks",
+        forest_caption=str(Path(workflow.basedir) / "workflow" / "report" / "report_forest.rst"),
     conda:
         "../../envs/report.yaml"
     script:

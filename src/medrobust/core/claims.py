@@ -219,7 +219,8 @@ def make_claim(claim_id: str, *, title: str, statement: str, source: str, paper_
     return Claim(
         claim_id=claim_id, statement=statement, source=source, paper_value=paper_value,
         measured=float(est.value), verdict=verdict, rule=rule_text, ci_low=float(est.ci_low),
-        ci_high=float(est.ci_high), kind=kind, title=title, n=int(est.n), seeds=int(seeds), scale=scale,
+        ci_high=float(est.ci_high), threshold=float((parts[0].rule if parts else rule).threshold),
+        kind=kind, title=title, n=int(est.n), seeds=int(seeds), scale=scale,
         gate="; ".join(f"{g.name}: {g.condition}" + (f" ({g.basis})" if g.basis else "") for g in gates),
         gate_value="; ".join(g.summary() for g in gates),
         gate_passed=all(g.passed for g in gates), why=why)

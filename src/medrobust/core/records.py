@@ -17,7 +17,7 @@ from medrobust.core.io import write_csv
 METRIC_COLUMNS = ["study", "dataset", "model", "attack", "defense", "setting", "metric",
                   "value", "ci_low", "ci_high", "n", "seeds"]
 CLAIM_COLUMNS = ["claim_id", "kind", "title", "statement", "source", "paper_value", "measured", "ci_low",
-                 "ci_high", "n", "seeds", "verdict", "rule", "why", "gate", "gate_value", "gate_passed",
+                 "ci_high", "threshold", "n", "seeds", "verdict", "rule", "why", "gate", "gate_value", "gate_passed",
                  "scale"]
 VERDICTS = ("reproduced", "partly", "inconclusive", "not_reproduced", "not_run")
 # claim: a published claim on the scorecard; sanity: a check that cannot fail by construction
@@ -54,6 +54,7 @@ class Claim:
     ci_high: float = float("nan")
     kind: str = "claim"
     title: str = ""
+    threshold: float = float("nan")  # the rule's threshold (or target), for the report's forest plot
     n: int = 0
     seeds: int = 0
     why: str = ""

@@ -90,7 +90,8 @@ def build_report(out_html: str | os.PathLike, *,
     config = dict(config or {})
 
     studies = sorted(set(metrics["study"].astype(str)) | set(claims["study"].astype(str))
-                     | set(matrix_metrics) | {f["study"] for f in embedded if f["study"] != "data"})
+                     | set(matrix_metrics)
+                     | {f["study"] for f in embedded if f["study"] not in ("data", "scorecard")})
     context = {
         "title": "medrobust report",
         "manifest": manifest_context(manifest),
@@ -100,6 +101,8 @@ def build_report(out_html: str | os.PathLike, *,
         "scorecard": scorecard_rows(claims),
         "sanity": scorecard_rows(claims, ("sanity", "finding")),
         "tally": verdict_tally(claims),
+        "grid": verdict_grid(claims),
+        "forest": [f for f in embedded if f["study"] == "scorecard"],
         "verdict_labels": VERDICT_LABELS,
         "studies": [study_context(s, metrics, claims, embedded, matrix_metrics, config)
                     for s in studies],
@@ -224,20 +227,38 @@ def _read_csv_file(reader: Callable[[Any], pd.DataFrame], path: str | os.PathLik
 # ---------------------------------------------------------------------------------- sections
 
 def scorecard_rows(claims: pd.DataFrame, kinds: Sequence[str] = ("claim",)) -> list[dict[str, Any]]:
-    """Rows of the claims of the given kinds (published claims; or sanity checks and findings)."""
+    """One compact row per claim of the given kinds (published claims; or sanity checks and findings).
+
+    The row holds what a reader scans (title, paper value, measured [CI], n / seeds, verdict, gate in a
+    few words); the long statement, rule, why, scale and source go in the row's expandable detail.
+    """
     rows = []
     chosen = claims[claims["kind"].isin(kinds)] if "kind" in claims else claims
     for _, c in chosen.sort_values(["study", "claim_id"], kind="mergesort").iterrows():
+        passed = bool(c.get("gate_passed", False))
         rows.append({"study": c["study"], "anchor": _anchor("study", c["study"]), "claim_id": c["claim_id"],
-                     "kind": c.get("kind", "claim"), "title": _text(c.get("title", "")),
+                     "kind": c.get("kind", "claim"), "title": _blank(c.get("title")) or c["claim_id"],
                      "statement": c["statement"],
                      "source": _text(c["source"]), "paper_value": _text(c["paper_value"]),
                      "measured": with_ci(c["measured"], c["ci_low"], c["ci_high"]),
                      "n": _count(c.get("n")), "seeds": _count(c.get("seeds")),
-                     "verdict": c["verdict"], "rule": _text(c["rule"]), "why": _text(c.get("why", "")),
-                     "gate": _text(c.get("gate", "")), "gate_value": _text(c.get("gate_value", "")),
-                     "gate_passed": bool(c.get("gate_passed", False)), "scale": _text(c.get("scale", ""))})
+                     "verdict": c["verdict"], "rule": _text(c["rule"]), "why": _blank(c.get("why")),
+                     "gate": _blank(c.get("gate")), "gate_value": _blank(c.get("gate_value")),
+                     "gate_passed": passed, "gate_short": gate_short(c), "scale": _blank(c.get("scale"))})
     return rows
+
+
+def gate_short(claim: Mapping[str, Any]) -> str:
+    """The gate in a few words: 'passed', or the failed gates with their measured values."""
+    if claim.get("verdict") == "not_run":
+        return "not reached"
+    values = _blank(claim.get("gate_value"))
+    if not values:
+        return "—"
+    if bool(claim.get("gate_passed", False)):
+        return "passed"
+    failed = [part.replace(" (FAILED)", "") for part in values.split("; ") if part.endswith("(FAILED)")]
+    return "failed: " + "; ".join(failed) if failed else "failed"
 
 
 def verdict_tally(claims: pd.DataFrame) -> list[dict[str, Any]]:
@@ -245,6 +266,36 @@ def verdict_tally(claims: pd.DataFrame) -> list[dict[str, Any]]:
         claims = claims[claims["kind"] == "claim"]
     counts = claims["verdict"].value_counts()
     return [{"verdict": v, "count": int(counts.get(v, 0))} for v in VERDICTS if counts.get(v, 0)]
+
+
+def verdict_grid(claims: pd.DataFrame) -> dict[str, Any]:
+    """Studies x verdicts (published claims only), the sanity/finding counts, and a sentence on what
+    this run's scale could decide."""
+    published = claims[claims["kind"] == "claim"] if "kind" in claims else claims
+    others = claims[claims["kind"] != "claim"] if "kind" in claims else claims.iloc[0:0]
+    rows = []
+    for study in sorted(set(claims["study"].astype(str))):
+        mine = published[published["study"] == study]
+        counts = mine["verdict"].value_counts()
+        rows.append({"study": study, "anchor": _anchor("study", study),
+                     "counts": [int(counts.get(v, 0)) for v in VERDICTS], "total": len(mine),
+                     "decided": int(counts.get("reproduced", 0) + counts.get("not_reproduced", 0)
+                                    + counts.get("partly", 0)),
+                     "other": int((others["study"] == study).sum())})
+    counts = published["verdict"].value_counts()
+    totals = [int(counts.get(v, 0)) for v in VERDICTS]
+    decided = sum(r["decided"] for r in rows)
+    undecided = int(counts.get("inconclusive", 0))
+    gated = int(((published["verdict"] == "inconclusive") & ~published["gate_passed"].astype(bool)).sum()) \
+        if "gate_passed" in published else 0
+    sentence = (f"At this run's scale, {decided} of {len(published)} published claims could be decided "
+                f"(reproduced, partly or not reproduced); {undecided} are inconclusive, {gated} of them because "
+                f"a gate failed (the run could not test them) and {undecided - gated} because the interval "
+                f"straddles the claim's threshold.")
+    if counts.get("not_run", 0):
+        sentence += f" {int(counts['not_run'])} were not run."
+    return {"verdicts": list(VERDICTS), "rows": rows, "totals": totals, "total": len(published),
+            "other": len(others), "sentence": sentence}
 
 
 def study_context(study: str, metrics: pd.DataFrame, claims: pd.DataFrame,
@@ -264,8 +315,12 @@ def study_context(study: str, metrics: pd.DataFrame, claims: pd.DataFrame,
         "name": study,
         "anchor": _anchor("study", study),
         "tally": verdict_tally(claims[claims["study"] == study]),
-        "undecided": [r for r in scorecard_rows(claims[claims["study"] == study])
-                      if r["verdict"] in ("inconclusive", "not_run")],
+        "verdicts": scorecard_rows(claims[claims["study"] == study], ("claim", "sanity", "finding")),
+        "sources": list(dict.fromkeys(str(x) for x in claims.loc[claims["study"] == study, "source"]
+                                      if _blank(x))),
+        "scales": list(dict.fromkeys(str(x) for x in claims.loc[claims["study"] == study, "scale"]
+                                     if _blank(x))) if "scale" in claims else [],
+        "datasets": sorted(set(rows["dataset"].astype(str))),
         "matrix_metric": metric,
         "matrices": matrices,
         "matrix_note": matrix_note,
@@ -508,6 +563,11 @@ def _plain(x: Any) -> str:
 
 def _count(x: Any) -> str:
     return "" if _missing(x) else fmt_num(x)
+
+
+def _blank(x: Any) -> str:
+    """Text of an optional cell, '' when empty."""
+    return "" if _missing(x) or str(x).strip() in ("", "nan") else str(x)
 
 
 def _text(x: Any) -> str:
