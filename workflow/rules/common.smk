@@ -20,8 +20,11 @@ def study_rule_files():
     return [str(p) for p in sorted(rules_dir.glob("*.smk")) if p.stem not in CORE_RULE_FILES]
 
 
-def register_study(name, outputs, figures=(), matrix_metric=None, datasets=()):
-    """Called at the end of each study's rule file; a disabled study registers nothing."""
+def register_study(name, outputs, figures=(), matrix_metric=None, datasets=(), weights=()):
+    """Called at the end of each study's rule file; a disabled study registers nothing.
+
+    ``weights``: pretrained weight files the study loads; the manifest hashes them.
+    """
     if not config.get(name, {}).get("enabled", True):
         return
     STUDIES[name] = {
@@ -30,6 +33,7 @@ def register_study(name, outputs, figures=(), matrix_metric=None, datasets=()):
         "figures": [(png, str(Path(workflow.basedir) / cap)) for png, cap in figures],
         "matrix_metric": matrix_metric,
         "datasets": list(datasets),
+        "weights": [str(w) for w in weights],
     }
 
 

@@ -188,6 +188,8 @@ rule manifest:
         "results/manifest.json",
     log:
         "logs/manifest.log",
+    params:
+        weights=lambda wc: {name: study["weights"] for name, study in STUDIES.items() if study["weights"]},
     conda:
         "../../envs/data.yaml"
     script:

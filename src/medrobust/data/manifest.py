@@ -15,17 +15,23 @@ from pathlib import Path
 from medrobust.data import registry, verify
 from medrobust.data.fetch import Sources, verifier_for
 
-PACKAGES = ["medrobust", "torch", "numpy", "pandas", "scikit-learn", "scipy", "snakemake", "wfdb",
-            "adversarial-robustness-toolbox", "transformers", "medmnist", "torchattacks", "seaborn"]
+# The headline versions, shown in the report; "environment" lists every installed distribution.
+PACKAGES = ["medrobust", "torch", "numpy", "pandas", "scikit-learn", "scipy", "snakemake",
+            "adversarial-robustness-toolbox", "transformers", "torchmetrics", "medmnist", "seaborn"]
 # Settings a run may carry that must never reach a shared file.
 SECRET_KEYS = {"password", "username", "token", "netrc", "credentials"}
 
 
-def build(resource_paths: list[str], sources: Sources, config: dict) -> dict:
+def build(resource_paths: list[str], sources: Sources, config: dict,
+          weights: dict[str, list[str]] | None = None) -> dict:
+    """``weights``: for each study, the pretrained weight files it loads (registered in its rule file)."""
     return {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "inputs": [_describe_input(p, sources) for p in sorted(resource_paths)],
+        "weights": [_describe_weights(study, p) for study, paths in sorted((weights or {}).items())
+                    for p in sorted(paths)],
         "software": _versions(),
+        "environment": _environment(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "git_commit": _git_commit(),
@@ -53,6 +59,28 @@ def _describe_input(path: str, sources: Sources) -> dict:
         "upstream_url": sources.url_for(relpath),
         "verified_against": "SHA256SUMS.txt" if dataset.checksum == "sha256sums" else "medmnist.INFO MD5",
     }
+
+
+def _describe_weights(study: str, path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"manifest: study {study} registers the weight file {path}, which does not exist")
+    return {"study": study, "file": _short_path(file), "sha256": verify.file_digest(file),
+            "bytes": file.stat().st_size}
+
+
+def _short_path(file: Path) -> str:
+    """A weight file's path from its site-packages (or the full path when it lies elsewhere)."""
+    parts = file.resolve().parts
+    if "site-packages" in parts:
+        return "/".join(parts[parts.index("site-packages") + 1:])
+    return str(file)
+
+
+def _environment() -> list[str]:
+    """Every installed distribution as 'name==version' (what `pip freeze` lists), sorted."""
+    found = {(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}
+    return sorted(f"{name}=={version}" for name, version in found.items() if name)
 
 
 def _versions() -> dict[str, str]:

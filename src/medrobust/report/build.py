@@ -408,6 +408,9 @@ def manifest_context(manifest: Mapping[str, Any] | None) -> dict[str, Any] | Non
         "inputs": [{key: entry.get(key) for key in
                     ("dataset", "path", "sha256", "bytes", "source", "verified_against")}
                    for entry in manifest.get("inputs") or []],
+        "weights": [{key: entry.get(key) for key in ("study", "file", "sha256", "bytes")}
+                    for entry in manifest.get("weights") or []],
+        "n_environment": len(manifest.get("environment") or []),
         "software": sorted((str(k), _text(v)) for k, v in (manifest.get("software") or {}).items()),
         "determinism": [(str(k), _plain(v)) for k, v in determinism.items()],
     }
