@@ -5,7 +5,7 @@ log = to_rule_log(snakemake.log[0])
 
 import torch  # noqa: E402
 
-from medrobust.core.io import read_npz, write_npz  # noqa: E402
+from medrobust.core.io import write_npz  # noqa: E402
 from medrobust.core.seeding import derive_seed, seed_everything, torch_device  # noqa: E402
 from medrobust.data.medmnist_npz import load  # noqa: E402
 from medrobust.fedgan.experiment import run_variant  # noqa: E402
@@ -19,6 +19,5 @@ seed_everything(derive_seed(params.seed, "fedgan", wc.fedgan_attack, wc.fedgan_d
 device = torch_device()
 log.info("fedgan %s / %s seed %d on %s", wc.fedgan_attack, wc.fedgan_defense, seed_index, device)
 data = image_splits(load(snakemake.input.data[0], params.flag, params.size), params.flag)
-result = run_variant(data, read_npz(snakemake.input.evaluators), params.fedgan, wc.fedgan_attack,
-                     wc.fedgan_defense, seed_index, params.seed, device)
+result = run_variant(data, params.fedgan, wc.fedgan_attack, wc.fedgan_defense, seed_index, params.seed, device)
 write_npz(snakemake.output[0], **result)

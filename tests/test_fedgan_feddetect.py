@@ -1,11 +1,13 @@
-"""FedDetect flags clients whose reported losses are clear outliers, and nobody when all are alike."""
+"""Both FedDetect variants flag clients whose reported losses are clear outliers, and nobody when all are alike."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from medrobust.fedgan.cgan import GanShape
 from medrobust.fedgan.feddetect import FedDetect, update_multipliers
+from medrobust.fedgan.feddetect_authors import FedDetectAuthors
 from medrobust.fedgan.federation import FederationConfig, Streams, run_federation, split_clients
 
 
@@ -61,10 +63,60 @@ def test_federation_blocks_a_client_with_outlying_losses():
     labels = torch.arange(4 * 64) % 2
     data = [(base[k * 64:(k + 1) * 64], labels[k * 64:(k + 1) * 64]) for k in range(4)]
     data[3] = (torch.full((64, 1, 28, 28), 0.9), labels[:64])
-    cfg = FederationConfig(rounds=4, batch_size=32, width=4, z_dim=8, lr=2e-3, defend=True, feddetect_mode="block")
+    cfg = FederationConfig(rounds=4, batch_size=32, width=4, z_dim=8, lr=2e-3)
     streams = Streams(torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), np.random.default_rng(3))
-    log = run_federation(data, GanShape(1, 28, 2, z_dim=8, width=4), cfg, FedDetect(warmup=1, window=1), streams,
-                         init_seed=4)
+    log = run_federation(data, GanShape(1, 28, 2, z_dim=8, width=4), cfg, FedDetect(warmup=1, window=1, mode="block"),
+                         streams, init_seed=4)
     assert log.flagged[:, 3].any() and not log.flagged[:, :3].any()
     assert log.weight[-1, 3] == 0.0 and np.allclose(log.weight[-1, :3], 1 / 3)
     assert np.isnan(log.detector_score[0]).all()  # nothing is scored during the warm-up
+
+
+def test_authors_rule_flags_the_one_outlying_generator_loss():
+    """The authors' rule reads |generator loss of the last batch|; one far-off client is an outlier."""
+    det = FedDetectAuthors()
+    losses = {"generator_loss_last": np.array([[0.70, -0.72, 0.71, 3.5]])}
+    points = det.points(losses, 0)
+    assert points.tolist() == [[0.0, 0.70], [0.0, 0.72], [0.0, 0.71], [0.0, 3.5]]
+    flags, scores = det.flag(points, np.random.default_rng(0))
+    assert flags.tolist() == [False, False, False, True] and scores.argmax() == 3
+
+
+def test_authors_rule_acts_only_when_fewer_than_half_are_outliers():
+    det = FedDetectAuthors()
+    rng = np.random.default_rng(1)
+    two_groups = np.column_stack([np.zeros(4), [0.1, 0.1, 5.0, 5.0]])  # 2 of 4 would be outliers at most
+    flags, _ = det.flag(two_groups, rng)
+    assert not flags.any()
+    assert [det.active(r) for r in (9, 10, 11)] == [False, False, True]  # their `epoch > warmup`, 0-based
+
+
+def test_authors_reweighting_compounds_decay_to_the_count():
+    det = FedDetectAuthors(decay=0.9)
+    flags = np.array([False, True, False, False])
+    m, counts = det.reweight(np.ones(4), flags, np.zeros(4, dtype=int))
+    m, counts = det.reweight(m, flags, counts)
+    assert counts.tolist() == [0, 2, 0, 0]
+    # after two flags the client keeps 0.9 ** (1 + 2) of a benign client's weight; mean multiplier 1
+    assert m[1] / m[0] == pytest.approx(0.9**3) and m.mean() == pytest.approx(1.0)
+    unchanged, same = det.reweight(m, np.zeros(4, dtype=bool), counts)
+    assert np.allclose(unchanged, m) and same.tolist() == counts.tolist()
+
+
+def test_federation_reweights_with_the_authors_rule():
+    """Real small training with an outlying client: the authors' rule runs after its warm-up only."""
+    gen = torch.Generator().manual_seed(0)
+    base = torch.nn.functional.avg_pool2d(torch.rand(4 * 64, 1, 28, 28, generator=gen) * 2 - 1, 3, 1, 1)
+    labels = torch.arange(4 * 64) % 2
+    data = [(base[k * 64:(k + 1) * 64], labels[k * 64:(k + 1) * 64]) for k in range(4)]
+    data[3] = (torch.full((64, 1, 28, 28), 0.9), labels[:64])
+    cfg = FederationConfig(rounds=5, batch_size=32, width=4, z_dim=8, lr=2e-3)
+    streams = Streams(torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), np.random.default_rng(3))
+    log = run_federation(data, GanShape(1, 28, 2, z_dim=8, width=4), cfg, FedDetectAuthors(warmup=1), streams,
+                         init_seed=4)
+    assert np.isnan(log.detector_score[:2]).all() and not np.isnan(log.detector_score[2:]).any()
+    assert np.isfinite(log.generator_loss_last).all()
+    for r in range(5):  # weights change only in rounds where someone is flagged
+        if not log.flagged[r].any() and r > 0:
+            assert np.allclose(log.multiplier[r], log.multiplier[r - 1])
+    assert np.allclose(log.weight.sum(axis=1), 1.0)

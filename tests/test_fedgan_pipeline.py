@@ -9,7 +9,8 @@ import torch
 
 from medrobust.config import load_schema, validate
 from medrobust.core.records import claims_frame, metrics_frame
-from medrobust.fedgan.collect import collect
+from medrobust.fedgan.claims import judge_all
+from medrobust.fedgan.collect import metric_rows, pool
 from medrobust.fedgan.experiment import checkpoint_rounds, run_variant, train_evaluators
 from medrobust.fedgan.images import ImageSplits, check_flag, to_tensor, to_uint8
 
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _config(**over):
     section = {"clients": 2, "rounds": 3, "batch_size": 16, "width": 4, "z_dim": 8, "checkpoints": 2,
-               "feddetect": {"warmup": 1, "window": 1}, "evaluators": {"epochs": 1, "min_steps": 0},
+               "final_checkpoints": 1, "seeds": 1, "feddetect": {"warmup": 1, "window": 1},
+               "feddetect_authors": {"warmup": 0}, "evaluators": {"max_epochs": 2, "patience": 1},
                "downstream": {"synthetic_ratio": 0.5}, **over}
     return validate({"fedgan": section}, load_schema(ROOT / "workflow" / "schemas"), environ={})["fedgan"]
 
@@ -56,10 +58,10 @@ def test_multilabel_and_3d_flags_are_refused_by_name():
         check_flag(flag)
 
 
-def test_checkpoints_fall_in_the_second_half():
-    assert checkpoint_rounds(12, 3) == (8, 10, 12)
+def test_checkpoints_spread_over_training_ending_at_the_last_round():
+    assert checkpoint_rounds(40, 10) == (4, 8, 12, 16, 20, 24, 28, 32, 36, 40)
     assert checkpoint_rounds(3, 1) == (3,)
-    assert checkpoint_rounds(15, 3)[-1] == 15 and min(checkpoint_rounds(15, 3)) > 7
+    assert checkpoint_rounds(2, 5) == (1, 2)
 
 
 def test_variants_run_and_collect_on_a_colour_multiclass_flag():
@@ -68,21 +70,36 @@ def test_variants_run_and_collect_on_a_colour_multiclass_flag():
     cfg = _config()
     data = _splits(channels, n_classes)
     evaluators = train_evaluators(data, cfg, seed=3, device="cpu")
-    runs = [run_variant(data, evaluators, cfg, attack, defense, 0, 3, "cpu")
-            for attack, defense in [("none", "none"), ("patch_trigger", "none"), ("patch_trigger", "feddetect")]]
+    variants = [("none", "none"), ("patch_trigger", "none"), ("patch_trigger", "feddetect"),
+                ("patch_trigger", "feddetect_authors")]
+    runs = [run_variant(data, cfg, attack, defense, 0, 3, "cpu") for attack, defense in variants]
     assert runs[0]["grid_images"].shape == (8 * n_classes, 28, 28, channels)
-    assert runs[1]["generator_loss"].shape == (3, 2)
+    assert runs[0]["checkpoint_images"].shape == (2, 48, 28, 28, channels)  # one sample per test image
+    assert runs[1]["generator_loss"].shape == runs[1]["generator_loss_last"].shape == (3, 2)
     # common random numbers: the attack changes the attacker's data only, so the first round's
     # benign reports are identical in the clean and the attacked federation
     benign = [k for k in range(2) if k not in runs[1]["attackers"]]
     assert np.allclose(runs[0]["generator_loss"][0, benign], runs[1]["generator_loss"][0, benign])
     assert not np.allclose(runs[0]["generator_loss"][0], runs[1]["generator_loss"][0])
-    metrics, claims = collect(runs, evaluators, cfg, "fixture", seed=1, n_boot=30)
-    frame = metrics_frame(metrics)
+    assert np.isnan(runs[1]["detector_score"]).all()  # no detector runs without a FedDetect defense
+    assert not np.isnan(runs[3]["detector_score"][1:]).any()  # the authors' rule acts after round 1 (warmup 0)
+    pooled = pool(runs, evaluators, cfg, "fixture", seed=1)
+    frame = metrics_frame(metric_rows(pooled, "fixture"))
     share = frame[(frame["metric"] == "trigger_share") & (frame["model"] == "cdcgan")]
-    assert len(share) == 3 and share["value"].between(0, 1).all()
-    assert {"auc", "acc", "auc_gain"} <= set(frame["metric"])
-    assert len(claims_frame(claims)) == 8
+    assert len(share) == 4 and share["value"].between(0, 1).all() and (share["n"] == 48).all()
+    assert {"auc", "acc", "auc_gain", "fid", "kid", "feddetect_tpr", "fid_by_round"} <= set(frame["metric"])
+    by_class = frame[frame["metric"] == "trigger_share_by_class"]
+    assert set(by_class["setting"]) == {f"class={c}" for c in range(n_classes)}
+    claims = claims_frame(judge_all(pooled))
+    assert len(claims) == 14 and (claims["scale"].str.len() > 0).all() and (claims["title"] != "").all()
+    # one seed: every claim on a difference of federations lacks replicates and cannot be decided
+    fidelity = claims.set_index("claim_id").loc["fedgan_c1_fidelity_drops"]
+    assert fidelity["verdict"] == "inconclusive" and "seeds" in fidelity["why"]
+
+
+def test_no_legacy_rules_left():
+    package = ROOT / "src" / "medrobust" / "fedgan"
+    assert not [p.name for p in package.glob("*.py") if "legacy_claims" in p.read_text()]
 
 
 def test_rank_auc_equals_scikit_learn():

@@ -62,10 +62,12 @@ def test_blend_strength_and_misfits():
 def test_detector_trained_on_real_images_finds_the_patch():
     """Real small training: textured images, the detector must tell stamped from clean held-out images."""
     gen = torch.Generator().manual_seed(1)
-    smooth = torch.nn.functional.avg_pool2d(torch.rand(600, 1, 28, 28, generator=gen) * 2 - 1, 3, 1, 1)
-    train, test = smooth[:450], smooth[450:]
-    trigger = Trigger(size=3)
-    det = TriggerDetector(trigger, epochs=10).fit(train, torch.Generator().manual_seed(2))
+    smooth = torch.nn.functional.avg_pool2d(torch.rand(1400, 1, 28, 28, generator=gen) * 2 - 1, 3, 1, 1)
+    train, val, test = smooth[:1000], smooth[1000:1200], smooth[1200:]
+    trigger = Trigger(size=2)  # the default: 0.51% of a 28 px image
+    det = TriggerDetector(trigger, max_epochs=30, patience=5).fit(train, val, torch.Generator().manual_seed(2))
+    assert det.training.converged
     assert det.share(trigger.apply(test)[0]) > 0.9
     assert det.share(test) < 0.1
+    assert det.count(test) == round(det.share(test) * len(test))
     assert np.all((det.score(test) >= 0) & (det.score(test) <= 1))

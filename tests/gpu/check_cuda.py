@@ -33,7 +33,7 @@ SHORTEN = {
             "defenses": {"detectors": {"n_fit": 200, "n_calibration": 200, "epochs": 2},
                          "adversarial_training": {"epochs": 1},
                          "randomized_smoothing": {"epochs": 1, "n_certify": 128, "n": 1000, "n_predict": 100}}},
-    "fedgan": {"rounds": 4, "checkpoints": 1, "evaluators": {"epochs": 2}},
+    "fedgan": {"rounds": 4, "checkpoints": 1, "final_checkpoints": 1, "evaluators": {"max_epochs": 2}},
     # The MiniLM weights (90 MB) cannot travel to the GPU machine; the random BERT runs the same code.
     "clm": {"model": "tiny-random-bert", "sizes": {"train": 2000, "val": 200, "test": 500},
             "training": {"epochs": 1}, "n_detect": 100},
@@ -88,14 +88,16 @@ def check_ecg(cfg: dict, data: Path, device: str) -> None:
 
 def check_fedgan(cfg: dict, data: Path, device: str) -> None:
     from medrobust.data.medmnist_npz import load
+    from medrobust.fedgan.collect import pool
     from medrobust.fedgan.experiment import run_variant, train_evaluators
     from medrobust.fedgan.images import image_splits
 
     step, fg = Steps("fedgan"), cfg["fedgan"]
     images = image_splits(load(data / f"{fg['flag']}.npz", fg["flag"], 28), fg["flag"])
     evaluators = step("evaluators", train_evaluators, images, fg, cfg["seed"], device)
-    for defense in ["none"] + list(fg["defenses"]):
-        step(f"federation {defense}", run_variant, images, evaluators, fg, "patch_trigger", defense, 0, cfg["seed"], device)
+    runs = [step(f"federation {defense}", run_variant, images, fg, "patch_trigger", defense, 0, cfg["seed"], device)
+            for defense in ["none"] + list(fg["defenses"])]
+    step("collect (scoring)", pool, runs, evaluators, fg, fg["flag"], cfg["seed"], device)
 
 
 def check_clm(cfg: dict, data: Path, device: str) -> None:

@@ -2,9 +2,10 @@
 # aggregation and WGAN-GP (Jin & Li, Medical Image Analysis 2023;90:102965). Library:
 # src/medrobust/fedgan/.
 #
-# MedMNIST npz -> fedgan_evaluators (real-data classifiers, trigger detector)
-#              -> fedgan_federation (one job per attack x defense x seed)
-#              -> fedgan_collect (metrics.csv, claims.csv) -> fedgan_figures
+# MedMNIST npz -> fedgan_evaluators (real-data classifiers, trigger detector)  \
+#              -> fedgan_federation (one job per attack x defense x seed)      -> fedgan_collect (scores
+#                 the stored samples; metrics.csv, claims.csv) -> fedgan_figures
+# The federations need no evaluator, so they start beside the evaluators job.
 
 
 FEDGAN = config["fedgan"]
@@ -12,12 +13,13 @@ FEDGAN_SIZE = config["data"]["medmnist"]["size"]
 FEDGAN_DATASET = FEDGAN["flag"] if FEDGAN_SIZE == 28 else f"{FEDGAN['flag']}_{FEDGAN_SIZE}"
 FEDGAN_DIR = f"results/fedgan/{FEDGAN_DATASET}"
 FEDGAN_LOGS = f"logs/fedgan/{FEDGAN_DATASET}"
-FEDGAN_FIGURES = ["sample_grids", "loss_curves", "feddetect_weights", "fidelity_trigger", "downstream_auc"]
+FEDGAN_FIGURES = ["sample_grids", "loss_curves", "feddetect_weights", "fidelity_trigger", "quality_by_round",
+                  "downstream_auc"]
 
 
 wildcard_constraints:
     fedgan_attack="none|patch_trigger",
-    fedgan_defense="none|feddetect|median|trimmed_mean|krum|wgan_gp",
+    fedgan_defense="none|feddetect|feddetect_authors|median|trimmed_mean|krum|wgan_gp",
     fedgan_seed=r"\d+",
 
 
@@ -69,7 +71,6 @@ rule fedgan_evaluators:
 rule fedgan_federation:
     input:
         data=lambda wc: dataset_resources(FEDGAN_INPUT),
-        evaluators=f"{FEDGAN_DIR}/evaluators.npz",
     output:
         f"{FEDGAN_DIR}/runs/{{fedgan_attack}}/{{fedgan_defense}}/seed{{fedgan_seed}}.npz",
     log:
@@ -104,7 +105,6 @@ rule fedgan_collect:
         fedgan=FEDGAN,
         dataset=FEDGAN_DATASET,
         seed=config["seed"],
-        bootstrap=config["bootstrap"],
     threads: 1
     resources:
         mem_mb=4000,

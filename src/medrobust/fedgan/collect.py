@@ -1,276 +1,239 @@
-"""Pool the fedgan runs into the common metrics table and judge the published claims.
+"""Pool the fedgan runs into the common metrics table; the claims are judged in :mod:`~medrobust.fedgan.claims`.
 
-Replicates. Quality swings from round to round, so every run is scored at several checkpoints
-(:func:`medrobust.fedgan.experiment.checkpoint_rounds`), and losses are averaged over the rounds
-between checkpoints. A variant's value is the mean over seeds of the per-seed mean over
-checkpoints. Its CI is a t interval over seeds when there are at least two; with one seed it is a
-t interval over the checkpoints of that run (``seeds`` = 1, ``n`` = checkpoints), which shows how
-much quality swings within a run but not how much it varies between runs, so it is too narrow
-for claims about the federation in general. Intervals of shares are clipped to [0, 1]. Differences between variants are paired the same way
-(same seed index, same checkpoint), which the common random numbers of the runs make meaningful.
+Replicates are seed indices, never checkpoints of one run. A run's own value of a quality
+metric is the mean over its last ``final_checkpoints`` checkpoints (quality swings from round to
+round, so one checkpoint would add noise, not information); its loss summaries are means over
+the rounds those checkpoints close. A variant's value is the mean over seeds with a t interval
+over seeds; with one seed there is no interval (``ci_low``/``ci_high`` NaN), and the claims that
+need one are inconclusive. Differences between variants are paired by seed index, which the
+common random numbers of the runs make meaningful.
 
-FedDetect rates are per round after its warm-up, pooled over seeds, with Wilson intervals; in
-runs without the defense the detector still scores every round without acting ("passive").
-Downstream AUC/ACC use the percentile bootstrap over test images (paired for differences) with
-one seed, and a t interval over seeds with more.
+Shares of inspected items get exact (Clopper-Pearson) intervals, pooled over seeds:
 
-Verdict rule added here (:func:`directional`): a claim that one variant is higher (or lower) than
-another is *reproduced* if the difference has the claimed sign and its 95% CI excludes 0,
-*partly* if it has the claimed sign but the CI reaches 0, and *not_reproduced* otherwise. The
-detection claims use :func:`medrobust.core.claims.at_least` / ``at_most`` with thresholds stated
-in the claims file.
+* ``trigger_share``: the final generator's samples (one per real test image, per seed) that the
+  trigger detector judges to carry the trigger; ``trigger_share_by_class`` per conditioning class;
+* FedDetect's flag rates: the client-rounds after the warm-up in which the active detector flags
+  the malicious client (``feddetect_tpr``) or a benign one (``feddetect_fpr``).
+
+The scores of every checkpoint are also kept as ``<metric>_by_round`` rows (setting
+``round=<r>``, mean over seeds): the rounds-vs-quality curve.
 """
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from medrobust.core.legacy_claims import at_least, at_most
-from medrobust.core.metrics import Estimate, mean_ci, proportion_ci
-from medrobust.core.records import Claim, Metric
+from medrobust.core.metrics import Estimate, exact_share, mean_ci, share_difference
+from medrobust.core.records import Metric
 from medrobust.fedgan import downstream
+from medrobust.fedgan.experiment import DETECTORS
+from medrobust.fedgan.scoring import CHECKPOINT_METRICS, Evaluators, load_evaluators, score_run
 
 STUDY = "fedgan"
-SOURCE = "Jin & Li, Medical Image Analysis 2023;90:102965 (and SASHIMI 2022)"
-CHECKPOINT_METRICS = ("classifier_frechet_distance", "precision", "recall", "label_agreement", "trigger_share",
-                      "trigger_score")
+MODEL = "cdcgan"
 LOSS_METRICS = ("generator_loss", "generator_loss_benign", "generator_loss_attacker_client",
                 "discriminator_loss_benign", "discriminator_loss_attacker_client", "discriminator_gap")
+SEED_METRICS = tuple(m for m in CHECKPOINT_METRICS if m != "trigger_share") + LOSS_METRICS
+CURVE_METRICS = ("label_agreement", "fid", "kid", "trigger_share")
+NAN_ESTIMATE = Estimate(float("nan"), float("nan"), float("nan"), 0)
 
 
-def directional(diff: float, ci_low: float, ci_high: float, direction: int) -> tuple[str, str]:
-    word = "above" if direction > 0 else "below"
-    rule = (f"reproduced if the difference is {word} 0 and its 95% CI excludes 0; partly if it is {word} 0 "
-            f"but the CI reaches 0; else not_reproduced")
-    if diff is None or not math.isfinite(diff):
-        return "not_run", rule
-    if diff * direction <= 0:
-        return "not_reproduced", rule
-    bound = ci_low if direction > 0 else ci_high
-    excludes = math.isfinite(bound) and bound * direction > 0
-    return ("reproduced" if excludes else "partly"), rule
-
-
-def loss_windows(run: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per checkpoint window, the loss summaries of :data:`LOSS_METRICS`."""
+def final_window_losses(run: Mapping[str, np.ndarray], final_checkpoints: int) -> dict[str, float]:
+    """Loss summaries over the rounds that the last ``final_checkpoints`` checkpoints close."""
     g, d = run["generator_loss"], run["discriminator_loss"]
-    rounds = len(g)
     ends = [int(c) for c in run["checkpoints"]]
-    starts = [min(rounds // 2, ends[0] - 1)] + ends[:-1]  # windows (previous checkpoint, checkpoint]
+    first = len(ends) - min(final_checkpoints, len(ends))
+    start = ends[first - 1] if first > 0 else 0  # rounds (start, end] in 1-based numbers
+    gw, dw = g[start:], d[start:]
     attacker = np.zeros(g.shape[1], dtype=bool)
     attacker[run["attackers"]] = True
-    out = {k: [] for k in LOSS_METRICS}
-    for a, b in zip(starts, ends):
-        gw, dw = g[a:b], d[a:b]
-        out["generator_loss"].append(np.nanmean(gw))
-        out["generator_loss_benign"].append(np.nanmean(gw[:, ~attacker]))
-        out["generator_loss_attacker_client"].append(np.nanmean(gw[:, attacker]))
-        out["discriminator_loss_benign"].append(np.nanmean(dw[:, ~attacker]))
-        out["discriminator_loss_attacker_client"].append(np.nanmean(dw[:, attacker]))
-        out["discriminator_gap"].append(out["discriminator_loss_benign"][-1]
-                                        - out["discriminator_loss_attacker_client"][-1])
-    return {k: np.asarray(v, dtype=float) for k, v in out.items()}
+    out = {"generator_loss": np.nanmean(gw), "generator_loss_benign": np.nanmean(gw[:, ~attacker]),
+           "generator_loss_attacker_client": np.nanmean(gw[:, attacker]),
+           "discriminator_loss_benign": np.nanmean(dw[:, ~attacker]),
+           "discriminator_loss_attacker_client": np.nanmean(dw[:, attacker])}
+    out["discriminator_gap"] = out["discriminator_loss_benign"] - out["discriminator_loss_attacker_client"]
+    return {k: float(v) for k, v in out.items()}
 
 
-def replicates(runs: Sequence[Mapping[str, np.ndarray]], metric: str) -> np.ndarray:
-    """``(seeds, checkpoints)`` values of ``metric`` over ``runs`` (sorted by seed index)."""
-    rows = [loss_windows(r)[metric] if metric in LOSS_METRICS else np.asarray(r[metric], dtype=float) for r in runs]
-    return np.vstack(rows)
+@dataclass
+class Variant:
+    """The runs (one per seed index, sorted) of one attack x defense, with their scores."""
+
+    attack: str
+    defense: str
+    runs: list[Mapping[str, np.ndarray]]
+    scores: list[dict[str, np.ndarray]]
+    final_checkpoints: int
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(r["seed_index"]) for r in self.runs]
+
+    def per_seed(self, metric: str) -> np.ndarray:
+        """One value per seed: the mean over the final checkpoints, or the final-window loss."""
+        if metric in LOSS_METRICS:
+            return np.array([final_window_losses(r, self.final_checkpoints)[metric] for r in self.runs])
+        return np.array([float(np.mean(s[metric][-self.final_checkpoints:])) for s in self.scores])
+
+    def over_seeds(self, metric: str) -> Estimate:
+        return mean_ci(self.per_seed(metric))
+
+    def trigger_counts(self, by_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        suffix = "_by_class" if by_class else ""
+        return (np.sum([s[f"trigger_hits{suffix}"] for s in self.scores], axis=0),
+                np.sum([s[f"trigger_inspected{suffix}"] for s in self.scores], axis=0))
+
+    def trigger_share(self) -> Estimate:
+        hits, inspected = self.trigger_counts()
+        return exact_share(int(hits), int(inspected))
+
+    def flag_counts(self) -> dict[str, int]:
+        """Flags of the active FedDetect after its warm-up, pooled over seeds (client-rounds)."""
+        out = {"attacker_hits": 0, "attacker_rounds": 0, "benign_hits": 0, "benign_rounds": 0}
+        for run in self.runs:
+            scored = ~np.isnan(run["detector_score"]).all(axis=1)
+            flagged = run["flagged"][scored]
+            attacker = np.zeros(flagged.shape[1], dtype=bool)
+            attacker[run["attackers"]] = True
+            benign = flagged if self.attack == "none" else flagged[:, ~attacker]
+            if self.attack != "none":
+                out["attacker_hits"] += int(flagged[:, attacker].sum())
+                out["attacker_rounds"] += int(flagged[:, attacker].size)
+            out["benign_hits"] += int(benign.sum())
+            out["benign_rounds"] += int(benign.size)
+        return out
 
 
-SHARES = ("precision", "recall", "label_agreement", "trigger_share", "trigger_score")
+@dataclass
+class Pooled:
+    """Everything the claims read: the variants, the evaluators' checks, the config, the scale."""
+
+    variants: dict[tuple[str, str], Variant]
+    evaluators: Mapping[str, np.ndarray]
+    cfg: Mapping[str, Any]
+    scale: str
+    n_seeds: int
+
+    def get(self, attack: str, defense: str) -> Variant | None:
+        return self.variants.get((attack, defense))
+
+    def difference(self, a: tuple[str, str], b: tuple[str, str], metric: str) -> Estimate:
+        """Mean over seeds of ``metric(a) - metric(b)``, paired by seed index, with a t interval."""
+        va, vb = self.get(*a), self.get(*b)
+        if va is None or vb is None:
+            return NAN_ESTIMATE
+        if va.seeds != vb.seeds:
+            raise ValueError(f"fedgan {a} and {b} ran different seeds ({va.seeds} vs {vb.seeds}); cannot pair")
+        return mean_ci(va.per_seed(metric) - vb.per_seed(metric))
+
+    def trigger_difference(self, a: tuple[str, str], b: tuple[str, str]) -> Estimate:
+        """Trigger share of ``a`` minus that of ``b`` (Newcombe interval on the pooled counts)."""
+        va, vb = self.get(*a), self.get(*b)
+        if va is None or vb is None:
+            return NAN_ESTIMATE
+        (ka, na), (kb, nb) = va.trigger_counts(), vb.trigger_counts()
+        return share_difference(int(ka), int(na), int(kb), int(nb))
+
+    def auc_gain(self, defense: str) -> Estimate:
+        """Test AUC of real plus ``defense``'s synthetic images minus real only, paired by seed."""
+        v = self.get("patch_trigger", defense)
+        if v is None:
+            return NAN_ESTIMATE
+        gains = [downstream.auc(r["test_labels"], r["augmented_test_proba"])
+                 - downstream.auc(r["test_labels"], self.evaluators[f"real_test_proba_{s}"])
+                 for r, s in zip(v.runs, v.seeds)]
+        return mean_ci(np.asarray(gains))
+
+    def detector_share(self, key: str) -> Estimate:
+        return exact_share(int(self.evaluators[key]), int(self.evaluators["detector_n"]))
 
 
-def replicate_estimate(values: np.ndarray, bounded: bool = False) -> Estimate:
-    """Mean with a t interval over seeds (or over checkpoints with one seed); ``bounded`` clips it to [0, 1]."""
-    per_seed = np.nanmean(values, axis=1)
-    est = mean_ci(per_seed) if len(per_seed) >= 2 else mean_ci(values[0])
-    if not bounded:
-        return est
-    return Estimate(est.value, float(np.clip(est.ci_low, 0, 1)), float(np.clip(est.ci_high, 0, 1)), est.n)
+def scale_text(cfg: Mapping[str, Any], dataset: str, evaluators: Mapping[str, np.ndarray], n_seeds: int,
+               n_samples: int) -> str:
+    size = int(evaluators["size"])
+    return (f"{dataset} {size} px; {cfg['clients']} clients ({cfg['attackers']} malicious, {cfg['split']} split); "
+            f"{cfg['rounds']} rounds x {cfg['local_epochs']} local epoch, batch {cfg['batch_size']}; conditional "
+            f"DCGAN width {cfg['width']}; {n_seeds} seed(s); {n_samples} samples per checkpoint, the last "
+            f"{cfg['final_checkpoints']} of {cfg['checkpoints']} checkpoints averaged; trigger "
+            f"{cfg['trigger']['size']}x{cfg['trigger']['size']} px ({100 * float(evaluators['trigger_area_share']):.2f}% "
+            f"of the image)")
 
 
-def collect(runs: Sequence[Mapping[str, np.ndarray]], evaluators: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
-            dataset: str, seed: int, n_boot: int) -> tuple[list[Metric], list[Claim]]:
-    by_variant: dict[tuple[str, str], list[Mapping[str, np.ndarray]]] = {}
+def pool(runs: Sequence[Mapping[str, np.ndarray]], evaluators: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
+         dataset: str, seed: int, device: str = "cpu") -> Pooled:
+    ev: Evaluators = load_evaluators(evaluators, cfg, seed, device)
+    grouped: dict[tuple[str, str], list[Mapping[str, np.ndarray]]] = {}
     for run in sorted(runs, key=lambda r: int(r["seed_index"])):
-        by_variant.setdefault((str(run["attack"]), str(run["defense"])), []).append(run)
-    rng = np.random.default_rng(seed)
-    metrics: list[Metric] = []
+        grouped.setdefault((str(run["attack"]), str(run["defense"])), []).append(run)
+    variants = {key: Variant(*key, group, [score_run(r, ev) for r in group], cfg["final_checkpoints"])
+                for key, group in grouped.items()}
+    n_seeds = max(len(v.runs) for v in variants.values())
+    n_samples = len(runs[0]["sample_labels"])
+    return Pooled(variants, evaluators, cfg, scale_text(cfg, dataset, evaluators, n_seeds, n_samples), n_seeds)
+
+
+def metric_rows(p: Pooled, dataset: str) -> list[Metric]:
+    rows: list[Metric] = []
 
     def add(model, attack, defense, metric, est: Estimate, seeds, setting=""):
-        metrics.append(Metric(STUDY, dataset, model, attack, defense, metric, est.value, est.ci_low, est.ci_high,
-                              est.n, seeds, setting))
+        rows.append(Metric(STUDY, dataset, model, attack, defense, metric, est.value, est.ci_low, est.ci_high,
+                           est.n, seeds, setting))
 
-    for (attack, defense), group in by_variant.items():
-        for metric in CHECKPOINT_METRICS + LOSS_METRICS:
-            add("cdcgan", attack, defense, metric, replicate_estimate(replicates(group, metric), metric in SHARES),
-                len(group))
-        for name, est in detection_rates(group, attack).items():
-            add("cdcgan", attack, defense, name, est, len(group),
-                "feddetect=active" if defense == "feddetect" else "feddetect=passive")
-        if defense == "feddetect":
-            final = [float(np.sum(r["weight"][-1][r["attackers"]])) for r in group]
-            add("cdcgan", attack, defense, "attacker_weight_final", mean_ci(np.asarray(final)), len(group))
-    metrics += downstream_metrics(by_variant, evaluators, dataset, rng, n_boot)
-    metrics += evaluator_metrics(evaluators, dataset, cfg)
-    return metrics, judge(by_variant, evaluators, rng, n_boot)
-
-
-def detection_rates(group: Sequence[Mapping[str, np.ndarray]], attack: str) -> dict[str, Estimate]:
-    """Per-round flag rates after the warm-up, pooled over seeds; the attacker's only under attack."""
-    hits = trials = false = negatives = 0
-    first, detected = [], 0
-    for run in group:
-        scored = ~np.isnan(run["detector_score"]).all(axis=1)
-        flagged = run["flagged"][scored]
-        attacker = np.zeros(flagged.shape[1], dtype=bool)
-        attacker[run["attackers"]] = True
-        if attack != "none":
-            hits += int(flagged[:, attacker].sum())
-            trials += int(flagged[:, attacker].size)
-            rounds = np.flatnonzero(run["flagged"][:, attacker].any(axis=1))
-            if len(rounds):
-                detected += 1
-                first.append(rounds[0] + 1)
-        benign = flagged[:, ~attacker] if attack != "none" else flagged
-        false += int(benign.sum())
-        negatives += int(benign.size)
-    out = {"feddetect_fpr": proportion_ci(false, negatives)}
-    if attack != "none":
-        out["feddetect_tpr"] = proportion_ci(hits, trials)
-        out["feddetect_detected_share"] = proportion_ci(detected, len(group))
-        if first:
-            out["feddetect_first_flag_round"] = mean_ci(np.asarray(first, dtype=float))
-    return {k: v for k, v in out.items() if not math.isnan(v.value)}
-
-
-def _auc_estimates(y: np.ndarray, probas: Sequence[np.ndarray], rng, n_boot: int) -> dict[str, Estimate]:
-    if len(probas) == 1:
-        return downstream.evaluate(y, probas[0], rng, n_boot)
-    return {"auc": mean_ci(np.array([downstream.auc(y, p) for p in probas])),
-            "acc": mean_ci(np.array([downstream.accuracy(y, p) for p in probas]))}
-
-
-def _gain(y: np.ndarray, augmented: Sequence[np.ndarray], real: Sequence[np.ndarray], rng, n_boot: int) -> Estimate:
-    if len(augmented) == 1:
-        return downstream.paired_difference(y, augmented[0], real[0], downstream.auc, rng, n_boot)
-    return mean_ci(np.array([downstream.auc(y, a) - downstream.auc(y, r) for a, r in zip(augmented, real)]))
-
-
-def downstream_metrics(by_variant, evaluators, dataset, rng, n_boot) -> list[Metric]:
-    rows = []
-    any_run = next(iter(by_variant.values()))[0]
-    y = any_run["test_labels"]
-    seeds = sorted({int(r["seed_index"]) for g in by_variant.values() for r in g})
-    real = [evaluators[f"real_test_proba_{s}"] for s in seeds]
-    for name, est in _auc_estimates(y, real, rng, n_boot).items():
-        rows.append(Metric(STUDY, dataset, "cnn", "none", "none", name, est.value, est.ci_low, est.ci_high, est.n,
-                           len(real), "training=real"))
-    for (attack, defense), group in by_variant.items():
-        aug = [r["augmented_test_proba"] for r in group]
-        paired_real = [evaluators[f"real_test_proba_{int(r['seed_index'])}"] for r in group]
-        ests = _auc_estimates(y, aug, rng, n_boot)
-        ests["auc_gain"] = _gain(y, aug, paired_real, rng, n_boot)
-        for name, est in ests.items():
-            rows.append(Metric(STUDY, dataset, "cnn", attack, defense, name, est.value, est.ci_low, est.ci_high,
-                               est.n, len(group), "training=real+synthetic"))
+    for (attack, defense), v in p.variants.items():
+        n_seeds = len(v.runs)
+        for metric in SEED_METRICS:
+            add(MODEL, attack, defense, metric, v.over_seeds(metric), n_seeds)
+        add(MODEL, attack, defense, "trigger_share", v.trigger_share(), n_seeds, "checkpoint=final")
+        hits, inspected = v.trigger_counts(by_class=True)
+        for c, (k, n) in enumerate(zip(hits, inspected)):
+            if n:
+                add(MODEL, attack, defense, "trigger_share_by_class", exact_share(int(k), int(n)), n_seeds,
+                    f"class={c}")
+        for i, r in enumerate(v.runs[0]["checkpoints"]):
+            for metric in CURVE_METRICS:
+                values = np.array([s[metric][i] for s in v.scores])
+                add(MODEL, attack, defense, f"{metric}_by_round", mean_ci(values), n_seeds, f"round={int(r)}")
+        if defense in DETECTORS:
+            flags = v.flag_counts()
+            if attack != "none":
+                add(MODEL, attack, defense, "feddetect_tpr", exact_share(flags["attacker_hits"],
+                                                                          flags["attacker_rounds"]), n_seeds)
+                final = np.array([float(np.sum(r["weight"][-1][r["attackers"]])) for r in v.runs])
+                add(MODEL, attack, defense, "attacker_weight_final", mean_ci(final), n_seeds)
+            add(MODEL, attack, defense, "feddetect_fpr", exact_share(flags["benign_hits"], flags["benign_rounds"]),
+                n_seeds)
+        for name, metric in (("auc", downstream.auc), ("acc", downstream.accuracy)):
+            values = np.array([metric(r["test_labels"], r["augmented_test_proba"]) for r in v.runs])
+            add("cnn", attack, defense, name, mean_ci(values), n_seeds, "training=real+synthetic")
+        if attack == "patch_trigger":
+            add("cnn", attack, defense, "auc_gain", p.auc_gain(defense), n_seeds, "training=real+synthetic")
+    rows += evaluator_rows(p, dataset)
     return rows
 
 
-def evaluator_metrics(evaluators, dataset, cfg) -> list[Metric]:
-    def row(model, attack, metric, value, setting, n=0):
-        return Metric(STUDY, dataset, model, attack, "none", metric, float(value), n=n, seeds=1, setting=setting)
-
+def evaluator_rows(p: Pooled, dataset: str) -> list[Metric]:
+    ev, cfg = p.evaluators, p.cfg
+    seeds = [s for s in range(p.n_seeds) if f"real_test_proba_{s}" in ev]
+    y = next(iter(p.variants.values())).runs[0]["test_labels"]
+    rows = []
+    for name, metric in (("auc", downstream.auc), ("acc", downstream.accuracy)):
+        est = mean_ci(np.array([metric(y, ev[f"real_test_proba_{s}"]) for s in seeds]))
+        rows.append(Metric(STUDY, dataset, "cnn", "none", "none", name, est.value, est.ci_low, est.ci_high, est.n,
+                           len(seeds), "training=real"))
+    strength = cfg["evaluators"]["detector_min_strength"]
+    for key, attack, setting in (("detector_tp", "patch_trigger", "split=test;strength=1"),
+                                 ("detector_tp_faint", "patch_trigger", f"split=test;strength={strength}"),
+                                 ("detector_fp", "none", "split=test")):
+        est = p.detector_share(key)
+        metric = "detector_fpr" if key == "detector_fp" else key.replace("_tp", "_tpr")
+        rows.append(Metric(STUDY, dataset, "trigger_detector", attack, "none", metric, est.value, est.ci_low,
+                           est.ci_high, est.n, 1, setting))
     size = cfg["trigger"]["size"]
-    return [
-        row("trigger", "patch_trigger", "trigger_area_share", evaluators["trigger_area_share"], f"size={size}"),
-        row("trigger_detector", "patch_trigger", "detector_tpr", evaluators["detector_tpr"], "split=test;strength=1"),
-        row("trigger_detector", "patch_trigger", "detector_tpr_faint", evaluators["detector_tpr_faint"],
-            f"split=test;strength={cfg['evaluators']['detector_min_strength']}"),
-        row("trigger_detector", "none", "detector_fpr", evaluators["detector_fpr"], "split=test"),
-        row("real_data", "none", "classifier_frechet_distance", evaluators["frechet_real_val"], "split=val"),
-        row("real_data", "none", "precision", evaluators["precision_real_val"], "split=val"),
-        row("real_data", "none", "recall", evaluators["recall_real_val"], "split=val"),
-    ]
-
-
-def _difference(a: Sequence, b: Sequence, metric: str) -> Estimate:
-    """Paired difference of a metric between two variants' runs (by seed, or by checkpoint with one seed)."""
-    va, vb = replicates(a, metric), replicates(b, metric)
-    if len(va) != len(vb):
-        raise ValueError(f"metric {metric}: {len(va)} and {len(vb)} seeds cannot be paired")
-    diff = va - vb
-    return mean_ci(np.nanmean(diff, axis=1)) if len(diff) >= 2 else mean_ci(diff[0])
-
-
-def judge(by_variant, evaluators, rng, n_boot) -> list[Claim]:
-    clean = by_variant.get(("none", "none"))
-    attacked = by_variant.get(("patch_trigger", "none"))
-    feddetect = by_variant.get(("patch_trigger", "feddetect"))
-    claims = []
-
-    def directional_claim(claim_id, statement, paper_value, a, b, metric, direction):
-        est = _difference(a, b, metric) if a and b else Estimate(float("nan"), float("nan"), float("nan"), 0)
-        verdict, rule = directional(est.value, est.ci_low, est.ci_high, direction)
-        claims.append(Claim(claim_id, statement, SOURCE, paper_value, est.value, verdict, rule, est.ci_low,
-                            est.ci_high))
-
-    directional_claim(
-        "fedgan_c1_fidelity_drops",
-        "A trigger on one client's images lowers the fidelity of the federation's synthetic images "
-        "(classifier Frechet distance, attacked minus clean federation)",
-        "low-fidelity synthetic images under attack (FID higher than without attack)",
-        attacked, clean, "classifier_frechet_distance", +1)
-    directional_claim(
-        "fedgan_c1_generator_loss_rises",
-        "Under attack the clients' generator loss rises (mean over clients, attacked minus clean)",
-        "higher generator loss under attack", attacked, clean, "generator_loss", +1)
-    directional_claim(
-        "fedgan_c2_discriminator_overfits",
-        "The malicious client's discriminator overfits its poisoned data: its loss falls below the benign "
-        "clients' (benign minus malicious discriminator loss, attacked minus the same gap in the clean run)",
-        "the malicious client's local discriminator overfits the poisoned data", attacked, clean,
-        "discriminator_gap", +1)
-    directional_claim(
-        "fedgan_c2_damage_spreads",
-        "Averaging generators spreads the damage: the benign clients' generator loss rises (attacked minus clean)",
-        "benign clients contaminated through the averaged generator", attacked, clean, "generator_loss_benign", +1)
-    if feddetect:
-        rates = detection_rates(feddetect, "patch_trigger")
-        tpr = rates.get("feddetect_tpr", Estimate(float("nan"), float("nan"), float("nan"), 0))
-        fpr = rates["feddetect_fpr"]
-        verdict, rule = at_least(tpr.value, tpr.ci_high, 0.8, 0.5)
-        claims.append(Claim("fedgan_c3_feddetect_flags_attacker",
-                            "FedDetect flags the malicious client from the reported losses (share of rounds after "
-                            "the warm-up in which it is flagged)", SOURCE, "the malicious client is detected",
-                            tpr.value, verdict, rule, tpr.ci_low, tpr.ci_high))
-        verdict, rule = at_most(fpr.value, fpr.ci_low, 0.1, 0.2)
-        claims.append(Claim("fedgan_c3_feddetect_spares_benign",
-                            "FedDetect rarely flags benign clients (share of benign client-rounds flagged after the "
-                            "warm-up)", SOURCE, "benign clients are kept", fpr.value, verdict, rule, fpr.ci_low,
-                            fpr.ci_high))
-    else:
-        for cid in ("fedgan_c3_feddetect_flags_attacker", "fedgan_c3_feddetect_spares_benign"):
-            claims.append(Claim(cid, "FedDetect detection (not configured)", SOURCE, "", float("nan"), "not_run",
-                                "needs feddetect in fedgan.defenses"))
-    directional_claim(
-        "fedgan_c3_feddetect_restores_fidelity",
-        "With FedDetect the federation again synthesises higher-fidelity images (classifier Frechet distance, "
-        "FedDetect minus undefended attacked federation)",
-        "high-quality synthetic images with FedDetect", feddetect, attacked, "classifier_frechet_distance", -1)
-    if feddetect:
-        y = feddetect[0]["test_labels"]
-        gain = _gain(y, [r["augmented_test_proba"] for r in feddetect],
-                     [evaluators[f"real_test_proba_{int(r['seed_index'])}"] for r in feddetect], rng, n_boot)
-    else:
-        gain = Estimate(float("nan"), float("nan"), float("nan"), 0)
-    verdict, rule = directional(gain.value, gain.ci_low, gain.ci_high, +1)
-    claims.append(Claim("fedgan_c3_augmentation_helps",
-                        "Synthetic images from the FedDetect federation improve a diagnostic classifier as "
-                        "augmentation (test AUC, real plus synthetic minus real only)", SOURCE,
-                        "higher classification performance with synthetic augmentation", gain.value, verdict, rule,
-                        gain.ci_low, gain.ci_high))
-    return claims
+    rows.append(Metric(STUDY, dataset, "trigger", "patch_trigger", "none", "trigger_area_share",
+                       float(ev["trigger_area_share"]), seeds=1, setting=f"size={size}"))
+    for metric in ("fid", "kid", "precision", "recall"):
+        rows.append(Metric(STUDY, dataset, "real_data", "none", "none", metric, float(ev[f"{metric}_real_val"]),
+                           seeds=1, setting="split=val"))
+    return rows

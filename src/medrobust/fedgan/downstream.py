@@ -7,11 +7,13 @@ they help a diagnostic classifier as augmentation. Here one small CNN recipe ser
   ReLU; four times cheaper on CPU than 3x3 convolutions with max pooling), an adaptive average
   pool to 4x4 (so any image size works), a 64-unit penultimate layer and a linear head. Its penultimate activations are the features of
   :mod:`medrobust.fedgan.fidelity`, and the same recipe with two classes is the trigger detector.
-* :func:`train_classifier`: Adam (lr 1e-3), cross-entropy, a fixed number of epochs, no early
-  stopping; the data order comes from the caller's generator. :func:`classifier_epochs` fixes the
-  epochs once from the real training split (at least ``epochs``, and enough for ``min_steps``
-  batches on a small dataset such as breastmnist); the classifiers on real plus synthetic images
-  train for the same number of epochs, so they see every real image as often as the real-only one.
+* :func:`train_classifier`: Adam (lr 1e-3), cross-entropy, trained to convergence: after each
+  epoch the cross-entropy on a validation set is measured, the best epoch's weights are kept, and
+  training stops once ``patience`` epochs in a row have not lowered it by more than ``min_delta``
+  (early stopping, Prechelt 1998; the ``min_delta`` of Keras' EarlyStopping, so that a nearly
+  separable task, whose loss creeps towards 0, also counts as converged), or at ``max_epochs``. :class:`Trained` says which (``converged``), the gate of
+  every claim that reads a classifier. The data order comes from the caller's generator. The
+  real-only and the real-plus-synthetic classifiers stop on the same real validation split.
 * :func:`evaluate`: AUC (binary; macro one-vs-rest for more classes; by ranks, equal to
   scikit-learn's ``roc_auc_score`` and a hundred times faster in a bootstrap) and accuracy of the argmax
   on the real test split, each with a percentile bootstrap CI over test images
@@ -19,7 +21,9 @@ they help a diagnostic classifier as augmentation. Here one small CNN recipe ser
 """
 from __future__ import annotations
 
-import math
+import copy
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -45,29 +49,56 @@ class SmallCNN(nn.Module):
         return self.head(self.body(x))
 
 
-def classifier_epochs(n_real: int, batch_size: int, epochs: int, min_steps: int) -> int:
-    return max(epochs, math.ceil(min_steps / math.ceil(n_real / batch_size)))
+@dataclass
+class Trained:
+    """A trained classifier and how its training ended."""
+
+    model: SmallCNN
+    epochs: int  # epochs run
+    best_epoch: int  # 1-based epoch whose weights were kept
+    converged: bool  # stopped by early stopping, not by max_epochs
+    val_loss: float
 
 
-def train_classifier(x: torch.Tensor, y: torch.Tensor, n_classes: int, gen: torch.Generator, epochs: int = 3,
-                     batch_size: int = 128, lr: float = 1e-3, device: str = "cpu") -> SmallCNN:
-    """A :class:`SmallCNN` trained on ``(x, y)``; initial weights drawn from ``gen``."""
+def train_classifier(x: torch.Tensor, y: torch.Tensor, n_classes: int, gen: torch.Generator,
+                     val: tuple[torch.Tensor, torch.Tensor], max_epochs: int = 30, patience: int = 3,
+                     min_delta: float = 1e-3, batch_size: int = 128, lr: float = 1e-3,
+                     device: str = "cpu") -> Trained:
+    """A :class:`SmallCNN` trained on ``(x, y)`` until the loss on ``val`` has not fallen by more than
+    ``min_delta`` for ``patience`` epochs (or ``max_epochs``); the best epoch's weights. Initial
+    weights from ``gen``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=gen)))
         model = SmallCNN(x.shape[1], n_classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(epochs):
+    best, best_epoch, best_state, epoch = float("inf"), 0, copy.deepcopy(model.state_dict()), 0
+    for epoch in range(1, max_epochs + 1):
+        model.train()
         order = torch.randperm(len(y), generator=gen)
         for start in range(0, len(y), batch_size):
             idx = order[start:start + batch_size]
-            if len(idx) < 2:
+            if len(idx) < 2:  # batch norm needs two samples
                 continue
             loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    return model.eval()
+        val_loss = validation_loss(model, *val)
+        if val_loss < best - min_delta:
+            best, best_epoch, best_state = val_loss, epoch, copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    return Trained(model.eval(), epoch, best_epoch, epoch - best_epoch >= patience, best)
+
+
+@torch.no_grad()
+def validation_loss(model: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    model.eval()
+    device = next(model.parameters()).device
+    total = sum(float(F.cross_entropy(model(x[i:i + batch_size].to(device)), y[i:i + batch_size].to(device),
+                                      reduction="sum")) for i in range(0, len(y), batch_size))
+    return total / len(y)
 
 
 @torch.no_grad()

@@ -11,9 +11,11 @@ After the FedGAN pipeline of Jin & Li (Medical Image Analysis 2023;90:102965), w
   batches, and reports its mean generator and discriminator loss. The server aggregates the
   generators with the configured rule (:mod:`medrobust.fedgan.robust_aggregation`); FedAvg's
   weight of a client is its sample count times its FedDetect multiplier.
-* **FedDetect** (:mod:`medrobust.fedgan.feddetect`) scores the reports of every round after its
-  warm-up in every run, so runs without the defense record what it would have flagged; only when
-  ``defend`` is set do its flags change the weights (before that round's aggregation).
+* **FedDetect** (:mod:`medrobust.fedgan.feddetect`, or the authors' rule,
+  :mod:`medrobust.fedgan.feddetect_authors`), when the run has one, scores the reports of every
+  round after its warm-up, and its flags change the weights before that round's aggregation.
+  Each client reports its mean generator and discriminator loss of the round and its generator
+  loss of the last local batch (which the authors' rule reads).
 * **Optimisers**: each client keeps its own Adam states across rounds (lr 2e-4, betas (0.5, 0.999)
   for DCGAN as Radford et al.; (0.5, 0.9) for WGAN-GP).
 * **Randomness**: the data order, the latent noise, the detector and the WGAN-GP interpolation
@@ -35,7 +37,8 @@ import torch
 
 from medrobust.fedgan import wgan_gp
 from medrobust.fedgan.cgan import Discriminator, GanShape, Generator, dcgan_step
-from medrobust.fedgan.feddetect import FedDetect, update_multipliers
+from medrobust.fedgan.feddetect import FedDetect
+from medrobust.fedgan.feddetect_authors import FedDetectAuthors
 from medrobust.fedgan.robust_aggregation import aggregate
 
 log = logging.getLogger(__name__)
@@ -59,9 +62,6 @@ class FederationConfig:
     trim_ratio: float = 0.25
     n_byzantine: int = 1
     krum_multi: int = 1
-    defend: bool = False
-    feddetect_mode: str = "downweight"
-    feddetect_decay: float = 0.5
 
 
 @dataclass
@@ -80,6 +80,7 @@ class FederationLog:
 
     generator_loss: np.ndarray
     discriminator_loss: np.ndarray
+    generator_loss_last: np.ndarray
     detector_score: np.ndarray
     flagged: np.ndarray
     weight: np.ndarray
@@ -119,11 +120,12 @@ def split_clients(labels: np.ndarray, n_clients: int, scheme: str, rng: np.rando
 
 
 def run_federation(client_data: list[tuple[torch.Tensor, torch.Tensor]], shape: GanShape, cfg: FederationConfig,
-                   detector: FedDetect, streams: Streams, init_seed: int, device: str = "cpu",
-                   on_checkpoint: Callable[[int, Generator], None] | None = None,
+                   detector: FedDetect | FedDetectAuthors | None, streams: Streams, init_seed: int,
+                   device: str = "cpu", on_checkpoint: Callable[[int, Generator], None] | None = None,
                    checkpoints: tuple[int, ...] = ()) -> FederationLog:
     """Train the federation for ``cfg.rounds`` rounds; ``on_checkpoint(round, generator)`` runs after
-    each aggregation whose 1-based round number is in ``checkpoints``."""
+    each aggregation whose 1-based round number is in ``checkpoints``. ``detector`` (a FedDetect
+    variant, or None) reweights the clients before each aggregation after its warm-up."""
     torch.manual_seed(init_seed)  # identical initial weights for every client and every variant
     global_g = Generator(shape).to(device)
     global_d = Discriminator(shape).to(device)
@@ -132,25 +134,23 @@ def run_federation(client_data: list[tuple[torch.Tensor, torch.Tensor]], shape: 
     sizes = np.array([len(c.y) for c in clients], dtype=float)
     shape_rk = (cfg.rounds, k)
     logs = {name: np.full(shape_rk, np.nan) for name in
-            ("generator_loss", "discriminator_loss", "detector_score", "weight", "multiplier")}
+            ("generator_loss", "discriminator_loss", "generator_loss_last", "detector_score", "weight",
+             "multiplier")}
     flagged = np.zeros(shape_rk, dtype=bool)
-    multipliers = np.ones(k)
+    multipliers, counts = np.ones(k), np.zeros(k, dtype=int)
     for r in range(cfg.rounds):
         g_states, d_states = [], []
         for i, client in enumerate(clients):
             client.generator.load_state_dict(global_g.state_dict())
             if cfg.average_discriminators:
                 client.discriminator.load_state_dict(global_d.state_dict())
-            g_loss, d_loss = _local_training(client, cfg, streams)
-            logs["generator_loss"][r, i], logs["discriminator_loss"][r, i] = g_loss, d_loss
+            logs["generator_loss"][r, i], logs["discriminator_loss"][r, i], logs["generator_loss_last"][r, i] = \
+                _local_training(client, cfg, streams)
             g_states.append(copy.deepcopy(client.generator.state_dict()))
             d_states.append(copy.deepcopy(client.discriminator.state_dict()))
-        if detector.active(r):
-            window = np.stack([logs["generator_loss"][r - detector.window + 1:r + 1].T,
-                               logs["discriminator_loss"][r - detector.window + 1:r + 1].T], axis=-1)
-            flagged[r], logs["detector_score"][r] = detector.flag(window, streams.detector)
-            if cfg.defend:
-                multipliers = update_multipliers(multipliers, flagged[r], cfg.feddetect_mode, cfg.feddetect_decay)
+        if detector is not None and detector.active(r):
+            flagged[r], logs["detector_score"][r] = detector.flag(detector.points(logs, r), streams.detector)
+            multipliers, counts = detector.reweight(multipliers, flagged[r], counts)
         logs["multiplier"][r] = multipliers
         weights = sizes * multipliers
         if weights.sum() <= 0:
@@ -180,7 +180,8 @@ def _make_client(x: torch.Tensor, y: torch.Tensor, global_g: Generator, global_d
                   torch.optim.Adam(d.parameters(), cfg.lr, betas=betas))
 
 
-def _local_training(client: Client, cfg: FederationConfig, streams: Streams) -> tuple[float, float]:
+def _local_training(client: Client, cfg: FederationConfig, streams: Streams) -> tuple[float, float, float]:
+    """One round of local training: ``(mean generator loss, mean discriminator loss, last generator loss)``."""
     g_losses, d_losses = [], []
     n = len(client.y)
     for _ in range(cfg.local_epochs):
@@ -201,4 +202,6 @@ def _local_training(client: Client, cfg: FederationConfig, streams: Streams) -> 
             if (b + 1) % cfg.n_critic == 0:
                 g_losses.append(wgan_gp.generator_step(client.generator, client.discriminator, client.opt_g,
                                                        y, streams.noise))
-    return float(np.mean(g_losses)) if g_losses else float("nan"), float(np.mean(d_losses))
+    if not g_losses:
+        return float("nan"), float(np.mean(d_losses)), float("nan")
+    return float(np.mean(g_losses)), float(np.mean(d_losses)), float(g_losses[-1])

@@ -5,8 +5,10 @@
 * ``loss_curves``: per-client generator and discriminator losses over rounds in the clean and the
   attacked federation (seed 0), the malicious client in red (in the clean run, the same client);
 * ``feddetect_weights``: FedAvg weights and FedDetect anomaly scores per client over rounds in
-  the FedDetect federation (seed 0), flagged rounds marked;
-* ``fidelity_trigger``: classifier Fréchet distance and trigger share per variant with CIs;
+  each FedDetect federation (both variants, seed 0), flagged rounds marked;
+* ``fidelity_trigger``: FID, KID and trigger share per variant with CIs;
+* ``quality_by_round``: label agreement, FID and trigger share at each checkpoint (mean over
+  seeds), the rounds-vs-quality curve, with the label-agreement gate;
 * ``downstream_auc``: test AUC of the classifier trained on real plus each variant's synthetic
   images, the real-only classifier as a band.
 """
@@ -26,6 +28,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from medrobust.core.plots import DPI, empty_png, save_png  # noqa: E402
+from medrobust.core.records import parse_setting  # noqa: E402
+
+DETECTORS = ("feddetect", "feddetect_authors")
+LABEL_AGREEMENT_MIN = 0.8  # the gate of medrobust.fedgan.claims (not imported: it pulls in torch)
 
 ATTACKER, BENIGN = "#d62728", "#7f7f7f"
 
@@ -100,29 +106,33 @@ def loss_curves(runs: Sequence[Mapping[str, np.ndarray]], out_png: str | os.Path
 
 def feddetect_weights(runs: Sequence[Mapping[str, np.ndarray]], threshold: float,
                       out_png: str | os.PathLike) -> None:
-    run = _seed0(runs).get(("patch_trigger", "feddetect"))
-    if run is None:
+    chosen = _seed0(runs)
+    panels = [(d, chosen[("patch_trigger", d)]) for d in DETECTORS if ("patch_trigger", d) in chosen]
+    if not panels:
         return empty_png(out_png, "FedDetect was not run (fedgan.defenses)")
-    rounds = np.arange(1, len(run["weight"]) + 1)
-    attackers = set(run["attackers"].tolist())
-    fig = Figure(figsize=(7, 5.5), dpi=DPI)
-    ax_w, ax_s = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2, sharex=None)
-    for k in range(run["weight"].shape[1]):
-        bad = k in attackers
-        style = dict(color=ATTACKER if bad else BENIGN, lw=2 if bad else 1)
-        name = f"client {k}" + (" (malicious)" if bad else "")
-        ax_w.plot(rounds, run["weight"][:, k], marker="o", ms=3, label=name, **style)
-        ax_s.plot(rounds, run["detector_score"][:, k], marker="o", ms=3, label=name, **style)
-        flagged = run["flagged"][:, k]
-        ax_s.scatter(rounds[flagged], run["detector_score"][flagged, k], s=60, facecolors="none",
-                     edgecolors="black", zorder=3)
-    ax_s.axhline(threshold, color="black", ls=":", lw=1, label="score threshold")
-    ax_w.set_ylabel("FedAvg weight")
-    ax_w.set_title("aggregation weights under FedDetect (seed 0)", fontsize=9)
-    ax_s.set_ylabel("IsolationForest anomaly score")
-    ax_s.set_title("FedDetect scores after the warm-up (circled: flagged)", fontsize=9)
-    ax_s.set_xlabel("round")
-    ax_w.legend(fontsize=7)
+    fig = Figure(figsize=(6.5 * len(panels), 5.5), dpi=DPI)
+    for j, (defense, run) in enumerate(panels):
+        rounds = np.arange(1, len(run["weight"]) + 1)
+        attackers = set(run["attackers"].tolist())
+        ax_w = fig.add_subplot(2, len(panels), j + 1)
+        ax_s = fig.add_subplot(2, len(panels), len(panels) + j + 1)
+        for k in range(run["weight"].shape[1]):
+            bad = k in attackers
+            style = dict(color=ATTACKER if bad else BENIGN, lw=2 if bad else 1)
+            name = f"client {k}" + (" (malicious)" if bad else "")
+            ax_w.plot(rounds, run["weight"][:, k], marker="o", ms=2, label=name, **style)
+            ax_s.plot(rounds, run["detector_score"][:, k], marker="o", ms=2, label=name, **style)
+            flagged = run["flagged"][:, k]
+            ax_s.scatter(rounds[flagged], run["detector_score"][flagged, k], s=50, facecolors="none",
+                         edgecolors="black", zorder=3)
+        ax_s.axhline(threshold if defense == "feddetect" else 0.5, color="black", ls=":", lw=1,
+                     label="score threshold")
+        ax_w.set_ylabel("FedAvg weight")
+        ax_w.set_title(f"aggregation weights under {defense} (seed 0)", fontsize=9)
+        ax_s.set_ylabel("IsolationForest anomaly score")
+        ax_s.set_title("scores after the warm-up (circled: flagged)", fontsize=9)
+        ax_s.set_xlabel("round")
+        ax_w.legend(fontsize=7)
     save_png(fig, out_png)
 
 
@@ -154,18 +164,48 @@ def _variant_order(attack: str, defense: str) -> tuple[int, str]:
 
 
 def fidelity_trigger(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
-    fd = _variant_rows(metrics, "classifier_frechet_distance", "cdcgan")
-    share = _variant_rows(metrics, "trigger_share", "cdcgan")
-    if not len(fd):
+    fid = _variant_rows(metrics, "fid", "cdcgan")
+    if not len(fid):
         return empty_png(out_png, "no fidelity rows")
-    fig = Figure(figsize=(10, 4), dpi=DPI)
-    ax = fig.add_subplot(1, 2, 1)
-    _bar(ax, fd, "classifier Frechet distance to the real test split (lower = closer)", "distance")
-    floor = metrics[(metrics["model"] == "real_data") & (metrics["metric"] == "classifier_frechet_distance")]
-    if len(floor):
-        ax.axhline(float(floor["value"].iloc[0]), color="black", ls=":", lw=1, label="real val split")
+    fig = Figure(figsize=(14, 4), dpi=DPI)
+    for i, (metric, title) in enumerate((("fid", "FID to the real test split (classifier features)"),
+                                         ("kid", "KID to the real test split (classifier features)"))):
+        ax = fig.add_subplot(1, 3, i + 1)
+        _bar(ax, _variant_rows(metrics, metric, "cdcgan"), title, metric.upper() + " (lower = closer)")
+        floor = metrics[(metrics["model"] == "real_data") & (metrics["metric"] == metric)]
+        if len(floor):
+            ax.axhline(float(floor["value"].iloc[0]), color="black", ls=":", lw=1, label="real val vs test")
+            ax.legend(fontsize=7)
+    share = _variant_rows(metrics, "trigger_share", "cdcgan", "checkpoint=final")
+    _bar(fig.add_subplot(1, 3, 3), share, "share of final samples with the trigger (exact 95% CI)", "trigger share")
+    save_png(fig, out_png)
+
+
+def quality_by_round(metrics: pd.DataFrame, gate: float, out_png: str | os.PathLike) -> None:
+    rows = metrics[metrics["metric"].str.endswith("_by_round") & (metrics["model"] == "cdcgan")].copy()
+    if not len(rows):
+        return empty_png(out_png, "no checkpoint rows")
+    rows["round"] = [int(parse_setting(s)["round"]) for s in rows["setting"]]
+    panels = [("label_agreement", "label agreement (real-data classifier)"), ("fid", "FID (classifier features)"),
+              ("trigger_share", "share of samples with the trigger")]
+    fig = Figure(figsize=(14, 4), dpi=DPI)
+    for i, (metric, title) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, i + 1)
+        part = rows[rows["metric"] == f"{metric}_by_round"]
+        for (attack, defense), g in part.groupby(["attack", "defense"], sort=False):
+            g = g.sort_values("round")
+            ax.plot(g["round"], g["value"], marker="o", ms=3, label=variant_label(attack, defense),
+                    color=ATTACKER if (attack, defense) == ("patch_trigger", "none") else None)
+        if metric == "label_agreement":
+            ax.axhline(gate, color="black", ls=":", lw=1, label=f"gate {gate:g}")
+        if metric == "fid":
+            ax.set_yscale("log")
+            floor = metrics[(metrics["model"] == "real_data") & (metrics["metric"] == "fid")]
+            if len(floor):
+                ax.axhline(float(floor["value"].iloc[0]), color="black", ls="--", lw=1, label="real val vs test")
+        ax.set_title(title + " by round (mean over seeds)", fontsize=9)
+        ax.set_xlabel("round")
         ax.legend(fontsize=7)
-    _bar(fig.add_subplot(1, 2, 2), share, "share of synthetic images with the trigger", "trigger share")
     save_png(fig, out_png)
 
 
@@ -195,4 +235,5 @@ def draw_all(metrics: pd.DataFrame, runs: Sequence[Mapping[str, np.ndarray]], th
     loss_curves(runs, outputs["loss_curves"])
     feddetect_weights(runs, threshold, outputs["feddetect_weights"])
     fidelity_trigger(metrics, outputs["fidelity_trigger"])
+    quality_by_round(metrics, LABEL_AGREEMENT_MIN, outputs["quality_by_round"])
     downstream_auc(metrics, outputs["downstream_auc"])

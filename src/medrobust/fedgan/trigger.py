@@ -8,10 +8,10 @@ with one of three patterns (the same in every channel):
 * ``checkerboard``: alternating white (255) and black (0) pixels, white in the patch's first pixel;
 * ``white`` / ``black``: a uniform square.
 
-The default is 3 px: at 28 px that is 9/784 = 1.15% of the image, more than twice the paper's
-share. A 2 px patch (0.51%, the square nearest the paper's share) left no trace in exploratory
-12-round federations at 28 px, which is why the workstation default is larger; at 64 px, 4 px is
-0.39%. :meth:`Trigger.area_share` reports the actual share. The attack has no training step, so
+The default is 2 px: at 28 px that is 4/784 = 0.51% of the image, the square nearest the
+paper's "under 0.5%" (the authors' code pastes 16 px at 256 px, 0.39%; at 64 px, 4 px is 0.39%).
+The earlier default, 3 px (9/784 = 1.15%), stays available as ``trigger.size: 3``.
+:meth:`Trigger.area_share` reports the actual share. The attack has no training step, so
 it has only :meth:`Trigger.apply`.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ PATTERNS = ("checkerboard", "white", "black")
 
 @dataclass(frozen=True)
 class Trigger:
-    size: int = 3
+    size: int = 2
     corner: str = "bottom_right"
     margin: int = 0
     pattern: str = "checkerboard"

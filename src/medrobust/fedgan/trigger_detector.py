@@ -6,10 +6,12 @@ trained on real training images (any label) of which a random half carries the t
 A generator copies a patch imperfectly, so the stamped half is blended at a strength drawn
 uniformly from ``[min_strength, 1]`` (:meth:`Trigger.apply`); ``min_strength`` is 0.5 by default.
 
-* :meth:`TriggerDetector.fit` takes clean images (the verb of a detector: ``fit(clean)``).
+* :meth:`TriggerDetector.fit` takes clean images (the verb of a detector: ``fit(clean)``), and
+  clean validation images, a random half of which it stamps the same way, to stop training once
+  it has converged (:func:`medrobust.fedgan.downstream.train_classifier`).
 * :meth:`TriggerDetector.score` is the probability that an image carries the trigger.
-* :meth:`TriggerDetector.share` is the share of images scored above 0.5, the study's
-  ``trigger_share``. On the clean federation it measures the detector's false-positive rate on
+* :meth:`TriggerDetector.count` and :meth:`TriggerDetector.share` are the number and the share
+  of images scored above 0.5, the study's ``trigger_share``. On the clean federation it measures the detector's false-positive rate on
   synthetic images, the floor every other variant is read against.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from medrobust.fedgan.downstream import SmallCNN, predict_proba, train_classifier
+from medrobust.fedgan.downstream import SmallCNN, Trained, predict_proba, train_classifier
 from medrobust.fedgan.trigger import Trigger
 
 
@@ -27,9 +29,12 @@ from medrobust.fedgan.trigger import Trigger
 class TriggerDetector:
     trigger: Trigger
     min_strength: float = 0.5
-    epochs: int = 3
+    max_epochs: int = 30
+    patience: int = 3
+    min_delta: float = 1e-3
     batch_size: int = 128
     model: SmallCNN | None = field(default=None, repr=False)
+    training: Trained | None = field(default=None, repr=False)
 
     def stamped_half(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``(images, carries_trigger)``: a random half of ``clean`` stamped at random strengths."""
@@ -39,10 +44,13 @@ class TriggerDetector:
         x[carries] = self.trigger.apply(clean[carries], strength=strength)[0]
         return x, carries.long()
 
-    def fit(self, clean: torch.Tensor, gen: torch.Generator, device: str = "cpu") -> "TriggerDetector":
+    def fit(self, clean: torch.Tensor, clean_val: torch.Tensor, gen: torch.Generator,
+            device: str = "cpu") -> "TriggerDetector":
         x, carries = self.stamped_half(clean, gen)
-        self.model = train_classifier(x, carries, 2, gen, epochs=self.epochs, batch_size=self.batch_size,
-                                      device=device)
+        self.training = train_classifier(x, carries, 2, gen, val=self.stamped_half(clean_val, gen),
+                                         max_epochs=self.max_epochs, patience=self.patience,
+                                         min_delta=self.min_delta, batch_size=self.batch_size, device=device)
+        self.model = self.training.model
         return self
 
     def score(self, x: torch.Tensor) -> np.ndarray:
@@ -50,5 +58,9 @@ class TriggerDetector:
             raise RuntimeError("TriggerDetector.score before fit")
         return predict_proba(self.model, x)[:, 1]
 
+    def count(self, x: torch.Tensor) -> int:
+        """Number of images scored above 0.5 (judged to carry the trigger)."""
+        return int(np.sum(self.score(x) > 0.5))
+
     def share(self, x: torch.Tensor) -> float:
-        return float(np.mean(self.score(x) > 0.5))
+        return self.count(x) / len(x)
