@@ -7,7 +7,7 @@ import pytest
 
 from medrobust.core.records import read_claims, read_metrics, write_claims, write_metrics
 from medrobust.data.cohort import Cohort
-from medrobust.ehr.collect import collect, input_check_asr, within
+from medrobust.ehr.collect import collect, input_check_asr
 from medrobust.ehr.experiment import run_job
 from medrobust.ehr.input_checks import run_input_checks
 from medrobust.ehr.preprocess import prepare
@@ -39,12 +39,14 @@ def triggers_for(n_seeds: int = 1) -> dict[str, np.ndarray]:
 
 def config(**overrides) -> dict:
     cfg = {"imputation": "forward_fill", "clip_z": 6.0, "target_label": 0, "poison_source": "non_target",
-           "headline_setting": {"poison_rate": 0.1}, "models": ["lr", "gru"], "seeds": 1,
+           "headline_setting": {"poison_rate": 0.1}, "models": ["lr", "gru"], "seeds": 1, "poison_fit": 0.9,
+           "judged_attacks": ["vae_missingness"], "defended_models": ["lr", "mlp", "lstm", "gru"],
+           "training_curve": {"models": [], "seeds": 1, "epochs": [1, 2], "patience": 2},
            "attacks": ["vae_missingness", "value_perturbation"], "baseline_models": [], "sweep_models": [],
            "sweep_rates": [], "defended_attacks": ["vae_missingness"], "min_positives": 10,
            "defenses": ["mask_isolation_forest", "value_zscore", "activation_clustering", "mask_blind", "fine_tuning"],
-           "training": {"lr": {"epochs": 30, "lr": 0.01, "hidden": 0},
-                        "gru": {"epochs": 20, "lr": 0.01, "hidden": 8}},
+           "training": {"lr": {"epochs": 30, "max_epochs": 200, "lr": 0.01, "hidden": 0},
+                        "gru": {"epochs": 20, "max_epochs": 60, "lr": 0.01, "hidden": 8}},
            "vae": {"epochs": 5, "hidden": 16, "latent": 2}, "input_check_fpr": 0.05,
            "activation_clustering": {"nb_dims": 5},
            "spectral_signatures": {"expected_poison_fraction": 0.1, "eps_multiplier": 1.5},
@@ -78,8 +80,9 @@ def test_strong_trigger_plants_a_backdoor_the_clean_model_lacks(study, model):
     got = values_of(jobs[model])
     key = f"{model}|vae_missingness|none|poison_rate=0.1|"
     assert got[f"{model}|none|none||auroc"] > 0.8  # the victim learned the task
-    assert got[key + "asr"] >= 0.8
-    assert got[key + "asr_clean_model"] <= 0.4
+    assert got[key + "flip_rate"] >= 0.8
+    assert got[key + "flip_rate_clean_model"] <= 0.4
+    assert got[key + "poison_fit"] >= 0.9
     assert got[key + "asr_difference"] == pytest.approx(got[key + "asr"] - got[key + "asr_clean_model"])
 
 
@@ -123,12 +126,5 @@ def test_too_small_cohort_is_not_run_with_a_reason():
     assert "deaths" in str(result["not_run_reason"]) and len(result["keys"]) == 0
     metrics, claims = collect([result], checks, flags, cfg, "fixture", SEED)
     assert {c.verdict for c in claims if c.claim_id.startswith("ehr-asr")} == {"not_run"}
-    assert "deaths" in claims[0].statement
+    assert "deaths" in claims[0].why  # the reason reaches the row
     assert all(m.model == "none" for m in metrics)  # only the input checks, which need no victim
-
-
-def test_within_rule():
-    assert within(0.40, 0.35, 0.45, 0.45, 0.10, 0.20)[0] == "reproduced"
-    assert within(0.20, 0.15, 0.30, 0.45, 0.10, 0.20)[0] == "partly"
-    assert within(0.05, 0.02, 0.08, 0.45, 0.10, 0.20)[0] == "not_reproduced"
-    assert within(float("nan"), 0, 0, 0.45, 0.1, 0.2)[0] == "not_run"

@@ -5,7 +5,8 @@ observed-share features (LR/MLP). The mask-blind victim sees only imputed values
 (:func:`medrobust.ehr.preprocess.sequence_inputs` / ``summary_features`` with ``use_mask=False``):
 a deleted value is forward-filled or set to the train mean and nothing records that it was
 deleted. The trigger can still act through the imputed values, so this tests whether a backdoor
-needs the mask at all. ``apply`` retrains from scratch on the same (poisoned) data.
+needs the mask at all. ``apply`` retrains from scratch on the same (poisoned) data, for as many
+epochs as the victim it replaces was trained.
 """
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ class MaskBlind:
         """``raw``: optional mask-blind raw inputs of ``data`` (see :meth:`Victim.raw_inputs`)."""
         stays, y = data
         return train_victim(model.kind, stays, y, self.cfg, model.imputation, model.clip_z, self.seed,
-                            use_mask=False, device=model.device, raw=raw)
+                            use_mask=False, device=model.device, raw=raw, epochs=len(model.history) or None)

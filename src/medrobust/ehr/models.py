@@ -1,21 +1,27 @@
 """The four victim mortality models of Joe et al. 2022 (LR, MLP, LSTM, GRU), in torch.
 
 All four are torch modules so that every defense (penultimate activations, fine-tuning,
-fine-pruning) has one code path. Training: Adam, a fixed number of epochs with no early stopping
-(the victim trains on its own, possibly poisoned, data for as long as the config says; how long
-it trains is one of the things a backdoor depends on), class weighting through BCE ``pos_weight``
-= negatives/positives of the victim's training labels, decision threshold 0.5.
+fine-pruning) has one code path. Training: Adam, class weighting through BCE ``pos_weight``
+= negatives/positives of the victim's training labels, decision threshold 0.5. How long a victim
+trains is decided by its caller (:mod:`medrobust.ehr.experiment`): a :class:`Trainer` runs one
+epoch at a time, so a job can train until a stated criterion holds and can take the clean
+victim to exactly the same epoch (same initial weights, same batch order).
 
 * ``lr``: one linear layer on the summary features (:mod:`medrobust.ehr.preprocess`); it has no
   hidden layer, so its "penultimate activations" are its input features.
 * ``mlp``: summary features -> 128 -> ``hidden`` (penultimate) -> 1, ReLU, dropout 0.2.
-* ``lstm`` / ``gru``: one recurrent layer of ``hidden`` units over the hourly imputed values and
-  mask; its last state joined with the statics -> 32 (penultimate) -> 1.
+* ``lstm`` / ``gru``: ``layers`` recurrent layers of ``hidden`` units (optionally bidirectional,
+  with ``dropout`` between layers) over the hourly imputed values and mask; the output at the last
+  hour joined with the statics -> 32 (penultimate) -> 1. ``layers: 2, bidirectional: true,
+  hidden: 16, dropout: 0.3`` is the LSTM of the authors' earlier code (``mimic3_td_backdoor``,
+  ``model_torch.py``: ``LSTMRegressor``, which also reads ``on[:, -1, :]``, the last hour's output
+  of both directions).
 
 Each module applies ``unit_mask`` to its penultimate units (all ones unless fine-pruning cut some).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,11 +63,14 @@ class MLP(nn.Module):
 
 
 class Recurrent(nn.Module):
-    def __init__(self, cell: str, n_in: int, n_static: int, hidden: int, head: int = 32):
+    def __init__(self, cell: str, n_in: int, n_static: int, hidden: int, head: int = 32, layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0):
         super().__init__()
-        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(n_in, hidden, batch_first=True)
-        self.hidden = hidden
-        self.head = nn.Sequential(nn.Linear(hidden + n_static, head), nn.ReLU())
+        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(n_in, hidden, num_layers=layers, batch_first=True,
+                                                           bidirectional=bidirectional,
+                                                           dropout=dropout if layers > 1 else 0.0)
+        self.hidden = hidden * (2 if bidirectional else 1)
+        self.head = nn.Sequential(nn.Linear(self.hidden + n_static, head), nn.ReLU())
         self.out = nn.Linear(head, 1)
         self.register_buffer("unit_mask", torch.ones(head))
 
@@ -85,11 +94,25 @@ class Recurrent(nn.Module):
 
 @dataclass
 class TrainConfig:
+    """One model's training recipe (``ehr.training.<model>`` of the config).
+
+    ``epochs``: the epochs every victim trains at least; ``max_epochs``: the cap up to which a
+    poisoned victim keeps training until it fits its poison (0: no continuation, ``epochs`` only).
+    """
+
     epochs: int
     lr: float
     batch_size: int = 256
     weight_decay: float = 1e-4
     hidden: int = 64
+    max_epochs: int = 0
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+
+    @property
+    def cap(self) -> int:
+        return max(self.epochs, self.max_epochs)
 
 
 @dataclass
@@ -140,7 +163,8 @@ def build_victim(kind: str, stays: Stays, cfg: TrainConfig, imputation: str, cli
         net = MLP(x.shape[1], cfg.hidden)
     elif kind in SEQUENCE_MODELS:
         channels = stays.values.shape[2] * (2 if use_mask else 1)
-        net = Recurrent(kind, channels, stays.static.shape[1], cfg.hidden)
+        net = Recurrent(kind, channels, stays.static.shape[1], cfg.hidden, layers=cfg.layers,
+                        bidirectional=cfg.bidirectional, dropout=cfg.dropout)
     else:
         raise ValueError(f"unknown model {kind!r}; use one of lr, mlp, lstm, gru")
     victim.net = net.to(device)
@@ -149,41 +173,92 @@ def build_victim(kind: str, stays: Stays, cfg: TrainConfig, imputation: str, cli
 
 def train_victim(kind: str, stays: Stays, y: np.ndarray, cfg: TrainConfig, imputation: str,
                  clip_z: float, seed: int, use_mask: bool = True, device: str = "cpu",
-                 raw: np.ndarray | None = None) -> Victim:
-    """Train a fresh victim on ``stays`` with labels ``y`` (class-weighted, fixed epochs).
+                 raw: np.ndarray | None = None, epochs: int | None = None) -> Victim:
+    """Train a fresh victim on ``stays`` with labels ``y`` for ``epochs`` (default ``cfg.epochs``).
 
     ``raw``: the stays' :meth:`Victim.raw_inputs`, when the caller has them already.
     """
-    torch.manual_seed(seed)
-    victim, x = build_victim(kind, stays, cfg, imputation, clip_z, use_mask, device, raw)
-    fit_epochs(victim, x, y, cfg.epochs, cfg.lr, cfg.batch_size, cfg.weight_decay, seed)
-    return victim
+    trainer = Trainer.start(kind, stays, y, cfg, imputation, clip_z, seed, use_mask, device, raw)
+    trainer.run_to(cfg.epochs if epochs is None else epochs)
+    return trainer.victim
+
+
+@dataclass
+class Trainer:
+    """Class-weighted BCE training of one victim, one epoch at a time (resumable).
+
+    Training ``a`` epochs and then ``b`` more gives exactly the weights of ``a + b`` epochs in one
+    go: the optimiser and the batch-order generator carry on.
+    """
+
+    victim: Victim
+    x: torch.Tensor
+    y: torch.Tensor
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    pos_weight: torch.Tensor
+    batch_size: int
+
+    @classmethod
+    def start(cls, kind: str, stays: Stays, y: np.ndarray, cfg: TrainConfig, imputation: str, clip_z: float,
+              seed: int, use_mask: bool = True, device: str = "cpu", raw: np.ndarray | None = None) -> "Trainer":
+        torch.manual_seed(seed)
+        victim, x = build_victim(kind, stays, cfg, imputation, clip_z, use_mask, device, raw)
+        return cls.on(victim, x, y, cfg.lr, cfg.batch_size, cfg.weight_decay, seed)
+
+    @classmethod
+    def on(cls, victim: Victim, x: np.ndarray, y: np.ndarray, lr: float, batch_size: int, weight_decay: float,
+           seed: int) -> "Trainer":
+        y = np.asarray(y, dtype=np.float32)
+        n_pos = float(y.sum())
+        pos_weight = torch.tensor((len(y) - n_pos) / max(n_pos, 1.0), device=victim.device)
+        opt = torch.optim.Adam(victim.net.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
+        return cls(victim, torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y), opt,
+                   torch.Generator().manual_seed(seed), pos_weight, batch_size)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.victim.history)
+
+    def epoch(self) -> None:
+        net, dev = self.victim.net, self.victim.device
+        net.train()
+        order = torch.randperm(len(self.y), generator=self.gen)
+        total = 0.0
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            logits = net(self.x[idx].to(dev))
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, self.y[idx].to(dev),
+                                                                  pos_weight=self.pos_weight)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            total += float(loss.detach()) * len(idx)
+        self.victim.history.append(total / len(self.y))
+        net.eval()
+
+    def run_to(self, epochs: int) -> None:
+        while self.epochs < epochs:
+            self.epoch()
+
+    def snapshot(self) -> Victim:
+        """A frozen copy of the victim as it is now."""
+        return copy.deepcopy(self.victim)
 
 
 def fit_epochs(victim: Victim, x: np.ndarray, y: np.ndarray, epochs: int, lr: float,
                batch_size: int, weight_decay: float, seed: int) -> None:
-    """Class-weighted BCE training of ``victim.net`` for ``epochs`` passes (in place)."""
-    y = np.asarray(y, dtype=np.float32)
-    n_pos = float(y.sum())
-    pos_weight = torch.tensor((len(y) - n_pos) / max(n_pos, 1.0), device=victim.device)
-    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(victim.net.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
-    victim.net.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(yt), generator=gen)
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            logits = victim.net(xt[idx].to(victim.device))
-            loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, yt[idx].to(victim.device), pos_weight=pos_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        victim.history.append(total / len(yt))
-    victim.net.eval()
+    """Class-weighted BCE training of ``victim.net`` for ``epochs`` passes (in place, a fresh optimiser)."""
+    history = victim.history
+    victim.history = []
+    Trainer.on(victim, x, y, lr, batch_size, weight_decay, seed).run_to(epochs)
+    victim.history = history + victim.history
+
+
+@torch.no_grad()
+def predict_logits(victim: Victim, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Logits of ``victim`` on already-built model inputs ``x`` (:meth:`Victim.inputs`)."""
+    return _batched(victim, x, victim.net, batch_size)
 
 
 @torch.no_grad()
