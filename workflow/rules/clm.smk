@@ -52,7 +52,7 @@ rule clm_corpus:
         mem_mb=4000,
         runtime=20,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/clm_corpus.py"
 
@@ -103,7 +103,7 @@ rule clm_collect:
         mem_mb=4000,
         runtime=10,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/clm_collect.py"
 
@@ -132,7 +132,7 @@ rule clm_figures:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/report.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/clm_figures.py"
 

@@ -44,7 +44,7 @@ rule ecg_prepare:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/ecg_prepare.py"
 
@@ -180,7 +180,7 @@ rule ecg_figures:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/report.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/ecg_figures.py"
 

@@ -44,7 +44,7 @@ rule ehr_prepare:
         mem_mb=4000,
         runtime=10,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/ehr_prepare.py"
 
@@ -141,7 +141,7 @@ rule ehr_collect:
         mem_mb=4000,
         runtime=10,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/ehr_collect.py"
 

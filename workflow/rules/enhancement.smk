@@ -78,7 +78,7 @@ rule enhancement_prepare:
         mem_mb=3000,
         runtime=10,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/enhancement_prepare.py"
 
@@ -103,7 +103,7 @@ rule enhancement_attack:
         mem_mb=2000,
         runtime=20,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/enhancement_attack.py"
 
@@ -189,7 +189,7 @@ rule enhancement_collect:
         mem_mb=2000,
         runtime=10,
     conda:
-        "../../envs/data.yaml"
+        "../../envs/torch.yaml"
     script:
         "../../scripts/enhancement_collect.py"
 
