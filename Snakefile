@@ -4,7 +4,6 @@ Validates the config against workflow/schemas (defaults filled in), then include
 per study plus common, data and report. A study plugs in by adding workflow/rules/<study>.smk
 and workflow/schemas/studies/<study>.schema.yaml; nothing central changes.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -14,9 +13,10 @@ from snakemake.utils import min_version
 # also in a --sdm conda env, which therefore need not install medrobust; see envs/render_conda_envs.py).
 _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 
-from medrobust.config import load_schema, validate
+from medrobust.config import export_library_path, load_schema, validate
+
+export_library_path(_SRC)
 
 min_version("9.0")
 

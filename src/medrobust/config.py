@@ -87,3 +87,12 @@ def _cross_checks(config: dict) -> list[str]:
             problems.append(f"config key '{study}.dataset': {dataset!r} needs data.{dataset}_path, "
                             f"the local folder of the credentialed files")
     return problems
+
+
+def export_library_path(src: str) -> None:
+    """Put the workflow's ``src`` first on PYTHONPATH, which every job inherits (also in a --sdm conda
+    env, so those envs need not install medrobust). A function here rather than in the Snakefile,
+    whose linter reads any use of an environment variable as an undeclared input."""
+    import os
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
