@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 import os
 import re
 from dataclasses import dataclass
@@ -92,18 +91,24 @@ def parse(zip_path: str | os.PathLike, reference_path: str | os.PathLike | None,
 
 def read_reference(path: str | os.PathLike) -> dict[str, str]:
     """``record -> label`` from a REFERENCE csv (``A00001,N`` lines, no header)."""
+    return _parse_reference(Path(path).read_bytes(), str(path))
+
+
+def _parse_reference(data: bytes, source: str) -> dict[str, str]:
+    """``source`` names the file in messages: a path, or ``archive:member`` for the zip's own list."""
     labels: dict[str, str] = {}
-    with open(path, newline="", encoding="ascii") as handle:
-        for row in csv.reader(handle):
-            if not row or not row[0].strip():
-                continue
-            if len(row) != 2 or row[1].strip() not in LABELS:
-                raise ValueError(f"{path}: malformed reference line {row!r}; expected 'record,label' "
-                                 f"with a label in {LABELS}")
-            record = row[0].strip()
-            if record in labels:
-                raise ValueError(f"{path}: record {record} is labelled twice")
-            labels[record] = row[1].strip()
+    first_line: dict[str, int] = {}
+    for lineno, row in enumerate(csv.reader(io.StringIO(_ascii(data, source), newline="")), start=1):
+        if not row or not row[0].strip():
+            continue
+        if len(row) != 2 or row[1].strip() not in LABELS:
+            raise ValueError(f"{source}, line {lineno}: malformed reference line {row!r}; expected "
+                             f"'record,label' with a label in {LABELS}")
+        record = row[0].strip()
+        if record in labels:
+            raise ValueError(f"{source}, line {lineno}: record {record} is labelled twice "
+                             f"(first on line {first_line[record]})")
+        labels[record], first_line[record] = row[1].strip(), lineno
     return labels
 
 
@@ -111,10 +116,7 @@ def _zip_reference(zip_path: Path) -> dict[str, str]:
     """The original labels: the REFERENCE.csv shipped inside training2017.zip."""
     for member, data in iter_zip_members(zip_path):
         if PurePosixPath(member).name == "REFERENCE.csv":
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "REFERENCE.csv"
-                path.write_bytes(data)
-                return read_reference(path)
+            return _parse_reference(data, f"{zip_path}:{member}")
     raise ValueError(f"{zip_path}: has no REFERENCE.csv (the original labels)")
 
 
@@ -126,22 +128,65 @@ def _read_zip(zip_path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], se
     for member, data in iter_zip_members(zip_path):
         path = PurePosixPath(member)
         if path.suffix == ".mat":
+            _check_unique(zip_path, member, path.stem, signals)
             signals[path.stem] = _load_mat(zip_path, member, data)
         elif path.suffix == ".hea":
-            headers[path.stem] = data.decode("ascii")
+            _check_unique(zip_path, member, path.stem, headers)
+            headers[path.stem] = _ascii(data, f"{zip_path}:{member}")
         elif path.name == "RECORDS":
-            listed = set(data.decode("ascii").split())
+            listed = set(_ascii(data, f"{zip_path}:{member}").split())
+    if not signals:
+        raise ValueError(f"{zip_path}: holds no .mat records")
     return signals, headers, listed
 
 
+def _check_unique(zip_path: Path, member: str, name: str, seen: dict) -> None:
+    # Two folders may hold a record of one name (a/A00001.mat, b/A00001.mat): one would replace the other.
+    if name in seen:
+        raise ValueError(f"{zip_path}: member {member!r} repeats record {name}; each record must appear once")
+
+
+def _ascii(data: bytes, source: str) -> str:
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source}: not ASCII text (byte {exc.start}: {data[exc.start:exc.start + 4]!r})") from None
+
+
 def _load_mat(zip_path: Path, member: str, data: bytes) -> np.ndarray:
-    mat = scipy.io.loadmat(io.BytesIO(data))
+    """The record's int16 samples; refuses what int16 cannot hold exactly (NaN, fractions, overflow)."""
+    where = f"{zip_path}: {member}"
+    try:
+        mat = scipy.io.loadmat(io.BytesIO(data))
+    except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError... on a damaged file
+        raise ValueError(f"{where} is not a readable MATLAB file ({type(exc).__name__}: {exc})") from None
     if "val" not in mat:
-        raise ValueError(f"{zip_path}: {member} has no variable 'val' (found {sorted(k for k in mat if not k.startswith('__'))})")
+        raise ValueError(f"{where} has no variable 'val' (found {sorted(k for k in mat if not k.startswith('__'))})")
     val = np.asarray(mat["val"])
     if val.ndim != 2 or val.shape[0] != 1:
-        raise ValueError(f"{zip_path}: {member} 'val' has shape {val.shape}, expected (1, L) for one lead")
-    return val[0].astype(np.int16)
+        raise ValueError(f"{where} 'val' has shape {val.shape}, expected (1, L) for one lead")
+    if val.shape[1] == 0:
+        raise ValueError(f"{where} 'val' holds no samples")
+    if not (np.issubdtype(val.dtype, np.integer) or np.issubdtype(val.dtype, np.floating)):
+        raise ValueError(f"{where} 'val' has dtype {val.dtype}, expected int16 ADC units")
+    values = val[0]
+    if np.issubdtype(values.dtype, np.floating):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"{where} 'val' has {int(bad.sum())} non-finite samples (NaN or inf), "
+                             f"the first at sample {int(np.argmax(bad))}")
+        fractional = values != np.round(values)
+        if fractional.any():
+            raise ValueError(f"{where} 'val' has {int(fractional.sum())} non-integer samples, the first "
+                             f"{values[np.argmax(fractional)]:g} at sample {int(np.argmax(fractional))}; "
+                             f"ADC units are integers")
+    info = np.iinfo(np.int16)
+    outside = (values < info.min) | (values > info.max)
+    if outside.any():
+        at = int(np.argmax(outside))
+        raise ValueError(f"{where} 'val' has {int(outside.sum())} samples outside int16 "
+                         f"[{info.min}, {info.max}], the first {values[at]:g} at sample {at}")
+    return values.astype(np.int16)
 
 
 def _check_pairs(zip_path: Path, signals: dict, headers: dict, listed: set[str] | None) -> None:

@@ -5,7 +5,10 @@ Local paths mirror the publishers' layout (``physionet/<slug>/<version>/<file>``
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PHYSIONET_URL = "https://physionet.org/files"
 ZENODO_URL = "https://zenodo.org/records"
@@ -88,8 +91,30 @@ def dataset_of_path(relpath: str) -> Dataset:
     raise KeyError(f"{relpath}: not under any registered dataset folder")
 
 
-def _medmnist_info() -> dict:
-    # medmnist is installed with --no-deps; medmnist.info imports nothing beyond the standard library.
-    from medmnist.info import INFO
+def medmnist_info_table() -> dict:
+    """``medmnist.INFO`` (flag -> sample counts, task, labels, MD5s), read without importing torch.
 
-    return INFO
+    ``import medmnist`` runs the package __init__, which imports its torch datasets (seconds); config
+    validation runs in every job, so the table is read from the package's ``info.py`` on its own.
+    """
+    import sys
+
+    if "medmnist.info" in sys.modules:
+        return sys.modules["medmnist.info"].INFO
+    return _info_module().INFO
+
+
+@functools.lru_cache(maxsize=1)
+def _info_module():
+    spec = importlib.util.find_spec("medmnist")  # locates the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the medmnist package is not installed (envs/requirements-nodeps.txt)")
+    path = Path(spec.submodule_search_locations[0]) / "info.py"
+    module_spec = importlib.util.spec_from_file_location("medrobust._medmnist_info", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def _medmnist_info() -> dict:
+    return medmnist_info_table()

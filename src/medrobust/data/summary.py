@@ -69,6 +69,9 @@ def summarize_medmnist(data: dict[str, np.ndarray], flag: str) -> pd.DataFrame:
             counts = labels.sum(axis=0)
         else:
             counts = np.bincount(labels[:, 0].astype(np.int64), minlength=len(names))
+            if len(counts) > len(names):  # medmnist_npz.load refuses these; arrays from elsewhere may not
+                raise ValueError(f"{flag}: {split}_labels holds class {len(counts) - 1}, but {flag} has "
+                                 f"{len(names)} classes (0-{len(names) - 1})")
         rows += [(split, names[str(k)], "count", int(c)) for k, c in enumerate(counts)]
     return _frame(flag, rows)
 
