@@ -12,6 +12,14 @@ BIN := $(VENV)/bin
 SMK_ARGS ?=
 SNAKEMAKE := $(BIN)/snakemake --workflow-profile workflow/profiles/default $(SMK_ARGS)
 CORES ?= all
+# Snakemake refuses a dotted --config key (data.mirror=DIR) before the workflow is read, without saying
+# what to write instead: say it here (medrobust.config.dotted_config_hint).
+ifneq ($(findstring --config,$(SMK_ARGS)),)
+DOTTED_CONFIG := $(shell PYTHONPATH=src $(BIN)/python -m medrobust.config $(SMK_ARGS) 2>/dev/null)
+ifneq ($(DOTTED_CONFIG),)
+$(error $(DOTTED_CONFIG))
+endif
+endif
 ifdef MIRROR
 export MEDROBUST_MIRROR := $(abspath $(MIRROR))
 endif

@@ -24,7 +24,14 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
-_validated = validate(config, load_schema(Path(workflow.basedir) / "workflow" / "schemas"))
+# --config values are typed as YAML (Snakemake leaves nested ones strings); the main process alone
+# checks that the mirror folder exists (a cluster job need not see it).
+_validated = validate(
+    config,
+    load_schema(Path(workflow.basedir) / "workflow" / "schemas"),
+    command_line=workflow.config_settings.config,
+    check_paths=workflow.is_main_process,
+)
 config.clear()
 config.update(_validated)
 
