@@ -49,8 +49,9 @@ report: $(VENV)/.installed  ## Rebuild the report and figures from stored result
 	$(SNAKEMAKE) --cores $(CORES) --rerun-triggers mtime --forcerun $(REPORT_RULES) --allowed-rules $(REPORT_RULES) -- reports/report.html
 	$(SNAKEMAKE) --report reports/snakemake-report.html
 
-lint: $(VENV)/.installed  ## Snakemake's linter and a byte-compile of the library
+lint: $(VENV)/.installed  ## Snakemake's linter, snakefmt's formatting check and a byte-compile of the library
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/
 	$(BIN)/python -m compileall -q src scripts
 
 dry-run: $(VENV)/.installed  ## Print the jobs without running anything, and write the DAG to results/dag.dot

@@ -4,6 +4,7 @@ Validates the config against workflow/schemas (defaults filled in), then include
 per study plus common, data and report. A study plugs in by adding workflow/rules/<study>.smk
 and workflow/schemas/studies/<study>.schema.yaml; nothing central changes.
 """
+
 import sys
 from pathlib import Path
 

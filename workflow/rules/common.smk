@@ -82,8 +82,11 @@ def credentialed_tables(dataset):
     """
     root = Path(config["data"][f"{dataset}_path"] or f"<data.{dataset}_path is not set>")
     events = config["data"][f"{dataset}_event_tables"]
-    core = ["ADMISSIONS", "ICUSTAYS", "PATIENTS"] if dataset == "mimic3" else [
-        "hosp/admissions", "hosp/patients", "icu/icustays"]
+    core = (
+        ["ADMISSIONS", "ICUSTAYS", "PATIENTS"]
+        if dataset == "mimic3"
+        else ["hosp/admissions", "hosp/patients", "icu/icustays"]
+    )
     paths = []
     for table in [*core, *events]:
         gz = root / f"{table}.csv.gz"

@@ -55,15 +55,15 @@ rule parse_challenge2012:
         "logs/data/challenge2012/parse.log",
     benchmark:
         "results/benchmarks/data/parse_challenge2012.tsv"
-    params:
-        sets=config["data"]["challenge2012"]["sets"],
-        hours=config["data"]["challenge2012"]["hours"],
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        sets=config["data"]["challenge2012"]["sets"],
+        hours=config["data"]["challenge2012"]["hours"],
     script:
         "../../scripts/parse_challenge2012.py"
 
@@ -79,15 +79,15 @@ rule parse_mimic_demo:
         "results/benchmarks/data/parse_{dataset}.tsv"
     wildcard_constraints:
         dataset="mimic3_demo|mimic4_demo",
-    params:
-        hours=config["data"]["challenge2012"]["hours"],
-        prefix=lambda wc: f"resources/{registry.PHYSIONET[wc.dataset].prefix}/",
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        hours=config["data"]["challenge2012"]["hours"],
+        prefix=lambda wc: f"resources/{registry.PHYSIONET[wc.dataset].prefix}/",
     script:
         "../../scripts/parse_mimic.py"
 
@@ -103,15 +103,15 @@ rule parse_mimic_credentialed:
         "results/benchmarks/data/parse_{dataset}.tsv"
     wildcard_constraints:
         dataset="mimic3|mimic4",
-    params:
-        hours=config["data"]["challenge2012"]["hours"],
-        prefix=lambda wc: str(Path(config["data"][f"{wc.dataset}_path"] or ".")) + "/",
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=16000,
         runtime=240,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        hours=config["data"]["challenge2012"]["hours"],
+        prefix=lambda wc: str(Path(config["data"][f"{wc.dataset}_path"] or ".")) + "/",
     script:
         "../../scripts/parse_mimic.py"
 
@@ -125,14 +125,14 @@ rule parse_challenge2017:
         "logs/data/challenge2017/parse.log",
     benchmark:
         "results/benchmarks/data/parse_challenge2017.tsv"
-    params:
-        labels=config["data"]["challenge2017"]["labels"],
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        labels=config["data"]["challenge2017"]["labels"],
     script:
         "../../scripts/parse_challenge2017.py"
 
@@ -146,14 +146,14 @@ rule summarize_dataset:
         "logs/data/{dataset}/summary.log",
     benchmark:
         "results/benchmarks/data/summarize_{dataset}.tsv"
-    params:
-        medmnist=config["data"]["medmnist"],
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        medmnist=config["data"]["medmnist"],
     script:
         "../../scripts/summarize_dataset.py"
 
@@ -171,12 +171,12 @@ rule data_figures:
         ),
     log:
         "logs/data/{dataset}/figures.log",
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../../scripts/data_figures.py"
 
@@ -188,9 +188,9 @@ rule manifest:
         "results/manifest.json",
     log:
         "logs/manifest.log",
-    params:
-        weights=lambda wc: {name: study["weights"] for name, study in STUDIES.items() if study["weights"]},
     conda:
         "../../envs/data.yaml"
+    params:
+        weights=lambda wc: {name: study["weights"] for name, study in STUDIES.items() if study["weights"]},
     script:
         "../../scripts/manifest.py"

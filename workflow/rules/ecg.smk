@@ -10,10 +10,20 @@ from medrobust.data.challenge2017 import FS as ECG_FS
 ECG = config["ecg"]
 ECG_DIR = "results/ecg"
 ECG_DATA = "results/data/challenge2017/ecg.npz"
-ECG_DEFENSES = [d for d in ("preprocessing", "detectors", "adversarial_training", "randomized_smoothing")
-                if ECG["defenses"][d]["enabled"]]
-ECG_FIGURES = ["iconic", "asr_vs_eps", "smoothness", "detection_roc", "defense_matrix", "certified_accuracy",
-               "confusion"]
+ECG_DEFENSES = [
+    d
+    for d in ("preprocessing", "detectors", "adversarial_training", "randomized_smoothing")
+    if ECG["defenses"][d]["enabled"]
+]
+ECG_FIGURES = [
+    "iconic",
+    "asr_vs_eps",
+    "smoothness",
+    "detection_roc",
+    "defense_matrix",
+    "certified_accuracy",
+    "confusion",
+]
 ECG_RESOURCES = {"gpu": 1} if ECG["gpu"] else {}
 if ECG["enabled"] and float(ECG["headline_setting"]["eps"]) not in [float(e) for e in ECG["attacks"]["eps"]]:
     raise ValueError(
@@ -37,14 +47,14 @@ rule ecg_prepare:
         "logs/ecg/prepared.log",
     benchmark:
         "results/benchmarks/ecg/ecg_prepare.tsv"
-    params:
-        **ECG_PARAMS,
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        **ECG_PARAMS,
     script:
         "../../scripts/ecg_prepare.py"
 
@@ -60,15 +70,15 @@ rule ecg_train:
         "logs/ecg/models/victim.log",
     benchmark:
         "results/benchmarks/ecg/ecg_train.tsv"
-    params:
-        **ECG_PARAMS,
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        **ECG_RESOURCES,
     conda:
         "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        **ECG_RESOURCES,
+        mem_mb=4000,
+        runtime=60,
+    params:
+        **ECG_PARAMS,
     script:
         "../../scripts/ecg_train.py"
 
@@ -83,15 +93,15 @@ rule ecg_attack:
         "logs/ecg/attacks.log",
     benchmark:
         "results/benchmarks/ecg/ecg_attack.tsv"
-    params:
-        **ECG_PARAMS,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        **ECG_RESOURCES,
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **ECG_RESOURCES,
+        mem_mb=4000,
+        runtime=60,
+    params:
+        **ECG_PARAMS,
     script:
         "../../scripts/ecg_attack.py"
 
@@ -109,15 +119,15 @@ rule ecg_defense:
         "logs/ecg/defenses/{ecg_defense}.log",
     benchmark:
         "results/benchmarks/ecg/ecg_defense_{ecg_defense}.tsv"
-    params:
-        **ECG_PARAMS,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
-        **ECG_RESOURCES,
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **ECG_RESOURCES,
+        mem_mb=4000,
+        runtime=120,
+    params:
+        **ECG_PARAMS,
     script:
         "../../scripts/ecg_defense.py"
 
@@ -135,6 +145,12 @@ rule ecg_collect:
         "logs/ecg/collect.log",
     benchmark:
         "results/benchmarks/ecg/ecg_collect.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         ecg=ECG,
         defenses=ECG_DEFENSES,
@@ -142,12 +158,6 @@ rule ecg_collect:
         seed=config["seed"],
         bootstrap=config["bootstrap"],
         labels=config["data"]["challenge2017"]["labels"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../../scripts/ecg_collect.py"
 
@@ -171,16 +181,16 @@ rule ecg_figures:
         "logs/ecg/figures.log",
     benchmark:
         "results/benchmarks/ecg/ecg_figures.tsv"
-    params:
-        defenses=ECG_DEFENSES,
-        headline_eps=ECG["headline_setting"]["eps"],
-        fs=ECG_FS,
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        defenses=ECG_DEFENSES,
+        headline_eps=ECG["headline_setting"]["eps"],
+        fs=ECG_FS,
     script:
         "../../scripts/ecg_figures.py"
 

@@ -36,15 +36,15 @@ rule ehr_prepare:
         f"{EHR_LOGS}/prepared.log",
     benchmark:
         "results/benchmarks/ehr/ehr_prepare.tsv"
-    params:
-        split=EHR["split"],
-        seed=config["seed"],
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        split=EHR["split"],
+        seed=config["seed"],
     script:
         "../../scripts/ehr_prepare.py"
 
@@ -58,16 +58,16 @@ rule ehr_triggers:
         f"{EHR_LOGS}/triggers.log",
     benchmark:
         "results/benchmarks/ehr/ehr_triggers.tsv"
-    params:
-        ehr={k: EHR[k] for k in EHR_TRIGGER_KEYS},
-        **EHR_PARAMS,
+    conda:
+        "../../envs/torch.yaml"
     # every training job waits for the triggers: give the VAE both cores
     threads: 2
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        **EHR_PARAMS,
+        ehr={k: EHR[k] for k in EHR_TRIGGER_KEYS},
     script:
         "../../scripts/ehr_triggers.py"
 
@@ -83,15 +83,15 @@ rule ehr_input_checks:
         f"{EHR_LOGS}/input_checks.log",
     benchmark:
         "results/benchmarks/ehr/ehr_input_checks.tsv"
-    params:
-        ehr={k: EHR[k] for k in EHR_CHECK_KEYS},
-        **EHR_PARAMS,
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        **EHR_PARAMS,
+        ehr={k: EHR[k] for k in EHR_CHECK_KEYS},
     script:
         "../../scripts/ehr_input_checks.py"
 
@@ -106,16 +106,16 @@ rule ehr_train:
         f"{EHR_LOGS}/runs/{{ehr_model}}_seed{{ehr_seed}}.log",
     benchmark:
         "results/benchmarks/ehr/ehr_train_{ehr_model}_seed{ehr_seed}.tsv"
-    params:
-        ehr=EHR,
-        **EHR_PARAMS,
-    threads: 1
-    resources:
-        mem_mb=6000,
-        runtime=60,
-        **({"gpu": 1} if EHR["gpu"] else {}),
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **({"gpu": 1} if EHR["gpu"] else {}),
+        mem_mb=6000,
+        runtime=60,
+    params:
+        **EHR_PARAMS,
+        ehr=EHR,
     script:
         "../../scripts/ehr_train.py"
 
@@ -132,16 +132,16 @@ rule ehr_collect:
         "logs/ehr/collect.log",
     benchmark:
         "results/benchmarks/ehr/ehr_collect.tsv"
-    params:
-        ehr=EHR,
-        dataset=EHR["dataset"],
-        seed=config["seed"],
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        ehr=EHR,
+        dataset=EHR["dataset"],
+        seed=config["seed"],
     script:
         "../../scripts/ehr_collect.py"
 
@@ -164,14 +164,14 @@ rule ehr_figures:
         "logs/ehr/figures.log",
     benchmark:
         "results/benchmarks/ehr/ehr_figures.tsv"
-    params:
-        headline=EHR["headline_setting"],
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        headline=EHR["headline_setting"],
     script:
         "../../scripts/ehr_figures.py"
 

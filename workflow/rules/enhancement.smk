@@ -16,12 +16,17 @@ from pathlib import Path
 
 from medrobust.core.seeding import derive_seed
 
-
 ENH = config["enhancement"]
 ENH_DIR = f"results/enhancement/{ENH['dataset']}"
 ENH_LOGS = f"logs/enhancement/{ENH['dataset']}"
-ENH_FIGURES = ["accuracy_vs_r", "method_gap", "r_histograms", "detection_rates", "external_validation",
-               "edit_magnitude"]
+ENH_FIGURES = [
+    "accuracy_vs_r",
+    "method_gap",
+    "r_histograms",
+    "detection_rates",
+    "external_validation",
+    "edit_magnitude",
+]
 ENH_DRAWS = list(range(1, ENH["draws"] + 1))
 # Every (draw, task) of the run, draw outer: the order of expand(..., draw=ENH_DRAWS, task=ENH["tasks"]).
 ENH_KEYS = [[d, t] for d in ENH_DRAWS for t in ENH["tasks"]]
@@ -48,6 +53,12 @@ rule enhancement_prepare:
         f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/release.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_prepare_draw{enh_draw}_{enh_task}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
     params:
         n_subjects=ENH["n_subjects"],
         n_external=ENH["n_external"],
@@ -57,12 +68,6 @@ rule enhancement_prepare:
         reference_set=ENH["reference_set"],
         clip_z=ENH["clip_z"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=10,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../../scripts/enhancement_prepare.py"
 
@@ -78,16 +83,16 @@ rule enhancement_attack:
         f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/attacks.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_attack_draw{enh_draw}_{enh_task}.tsv"
-    params:
-        targets=lambda wc: {attack: enh_attack_targets(attack, wc.enh_draw) for attack in ENH["attacks"]},
-        settings={attack: enh_attack_settings(attack) for attack in ENH["attacks"]},
-        seed=lambda wc: derive_seed(config["seed"], "enhancement", "draw", wc.enh_draw),
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        targets=lambda wc: {attack: enh_attack_targets(attack, wc.enh_draw) for attack in ENH["attacks"]},
+        settings={attack: enh_attack_settings(attack) for attack in ENH["attacks"]},
+        seed=lambda wc: derive_seed(config["seed"], "enhancement", "draw", wc.enh_draw),
     script:
         "../../scripts/enhancement_attack.py"
 
@@ -102,15 +107,15 @@ rule enhancement_evaluate:
         f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/cv.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_evaluate_draw{enh_draw}_{enh_task}.tsv"
-    params:
-        victims=ENH["victims"],
-        seed=lambda wc: derive_seed(config["seed"], "enhancement", "folds", wc.enh_task, "draw", wc.enh_draw),
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        victims=ENH["victims"],
+        seed=lambda wc: derive_seed(config["seed"], "enhancement", "folds", wc.enh_task, "draw", wc.enh_draw),
     script:
         "../../scripts/enhancement_evaluate.py"
 
@@ -127,16 +132,16 @@ rule enhancement_checks:
         f"{ENH_LOGS}/draw{{enh_draw}}/{{enh_task}}/checks.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_checks_draw{enh_draw}_{enh_task}.tsv"
-    params:
-        victims=ENH["victims"],
-        checks=ENH["checks"],
-        seed=lambda wc: derive_seed(config["seed"], "enhancement", "checks", wc.enh_task, "draw", wc.enh_draw),
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        victims=ENH["victims"],
+        checks=ENH["checks"],
+        seed=lambda wc: derive_seed(config["seed"], "enhancement", "checks", wc.enh_task, "draw", wc.enh_draw),
     script:
         "../../scripts/enhancement_checks.py"
 
@@ -156,6 +161,12 @@ rule enhancement_collect:
         "logs/enhancement/collect.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_collect.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         draw_tasks=ENH_KEYS,
         dataset=ENH["dataset"],
@@ -164,12 +175,6 @@ rule enhancement_collect:
         seed=config["seed"],
         folds=ENH["victims"]["folds"],
         attack_steps=ENH["general_enhancement"]["steps"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../../scripts/enhancement_collect.py"
 
@@ -191,14 +196,14 @@ rule enhancement_figures:
         "logs/enhancement/figures.log",
     benchmark:
         "results/benchmarks/enhancement/enhancement_figures.tsv"
-    params:
-        headline_target=ENH["headline_target"],
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        headline_target=ENH["headline_target"],
     script:
         "../../scripts/enhancement_figures.py"
 
@@ -207,8 +212,11 @@ rule enhancement_figures:
 # repository when snakemake runs with --directory (the smoke test does).
 register_study(
     "enhancement",
-    outputs=["results/enhancement/metrics.csv", "results/enhancement/claims.csv",
-             "results/enhancement/edit_magnitude.csv"],
+    outputs=[
+        "results/enhancement/metrics.csv",
+        "results/enhancement/claims.csv",
+        "results/enhancement/edit_magnitude.csv",
+    ],
     figures=[
         (f"results/enhancement/figures/{n}.png", str(Path(workflow.basedir) / f"workflow/report/enhancement_{n}.rst"))
         for n in ENH_FIGURES

@@ -13,8 +13,14 @@ FEDGAN_SIZE = config["data"]["medmnist"]["size"]
 FEDGAN_DATASET = FEDGAN["flag"] if FEDGAN_SIZE == 28 else f"{FEDGAN['flag']}_{FEDGAN_SIZE}"
 FEDGAN_DIR = f"results/fedgan/{FEDGAN_DATASET}"
 FEDGAN_LOGS = f"logs/fedgan/{FEDGAN_DATASET}"
-FEDGAN_FIGURES = ["sample_grids", "loss_curves", "feddetect_weights", "fidelity_trigger", "quality_by_round",
-                  "downstream_auc"]
+FEDGAN_FIGURES = [
+    "sample_grids",
+    "loss_curves",
+    "feddetect_weights",
+    "fidelity_trigger",
+    "quality_by_round",
+    "downstream_auc",
+]
 
 
 wildcard_constraints:
@@ -55,15 +61,15 @@ rule fedgan_evaluators:
         f"{FEDGAN_LOGS}/evaluators.log",
     benchmark:
         "results/benchmarks/fedgan/fedgan_evaluators.tsv"
-    params:
-        **FEDGAN_PARAMS,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-        **FEDGAN_RESOURCES,
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **FEDGAN_RESOURCES,
+        mem_mb=4000,
+        runtime=20,
+    params:
+        **FEDGAN_PARAMS,
     script:
         "../../scripts/fedgan_evaluators.py"
 
@@ -77,15 +83,15 @@ rule fedgan_federation:
         f"{FEDGAN_LOGS}/runs/{{fedgan_attack}}/{{fedgan_defense}}/seed{{fedgan_seed}}.log",
     benchmark:
         "results/benchmarks/fedgan/fedgan_federation_{fedgan_attack}_{fedgan_defense}_seed{fedgan_seed}.tsv"
-    params:
-        **FEDGAN_PARAMS,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        **FEDGAN_RESOURCES,
     conda:
         "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **FEDGAN_RESOURCES,
+        mem_mb=4000,
+        runtime=60,
+    params:
+        **FEDGAN_PARAMS,
     script:
         "../../scripts/fedgan_federation.py"
 
@@ -101,16 +107,16 @@ rule fedgan_collect:
         "logs/fedgan/collect.log",
     benchmark:
         "results/benchmarks/fedgan/fedgan_collect.tsv"
-    params:
-        fedgan=FEDGAN,
-        dataset=FEDGAN_DATASET,
-        seed=config["seed"],
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        fedgan=FEDGAN,
+        dataset=FEDGAN_DATASET,
+        seed=config["seed"],
     script:
         "../../scripts/fedgan_collect.py"
 
@@ -132,14 +138,14 @@ rule fedgan_figures:
         "logs/fedgan/figures.log",
     benchmark:
         "results/benchmarks/fedgan/fedgan_figures.tsv"
-    params:
-        threshold=FEDGAN["feddetect"]["threshold"],
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        threshold=FEDGAN["feddetect"]["threshold"],
     script:
         "../../scripts/fedgan_figures.py"
 

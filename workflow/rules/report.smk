@@ -20,12 +20,12 @@ rule scorecard_figures:
         "logs/report/scorecard_figures.log",
     benchmark:
         "results/benchmarks/report/scorecard_figures.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../../scripts/scorecard_figures.py"
 
@@ -43,11 +43,13 @@ rule report:
         "reports/report.html",
     log:
         "logs/report.log",
-    params:
-        studies=lambda wc: {k: {"matrix_metric": v["matrix_metric"], "figures": v["figures"]} for k, v in STUDIES.items()},
-        benchmarks="results/benchmarks",
-        forest_caption=str(Path(workflow.basedir) / "workflow" / "report" / "report_forest.rst"),
     conda:
         "../../envs/report.yaml"
+    params:
+        studies=lambda wc: {
+            k: {"matrix_metric": v["matrix_metric"], "figures": v["figures"]} for k, v in STUDIES.items()
+        },
+        benchmarks="results/benchmarks",
+        forest_caption=str(Path(workflow.basedir) / "workflow" / "report" / "report_forest.rst"),
     script:
         "../../scripts/report.py"
