@@ -8,7 +8,7 @@
 EHR = config["ehr"]
 EHR_DIR = f"results/ehr/{EHR['dataset']}"
 EHR_LOGS = f"logs/ehr/{EHR['dataset']}"
-EHR_FIGURES = ["mask_heatmaps", "asr_vs_rate", "auprc", "detection_roc", "defense_matrix"]
+EHR_FIGURES = ["mask_heatmaps", "asr_vs_rate", "auprc", "detection_roc", "defense_matrix", "training_length"]
 
 
 wildcard_constraints:

@@ -6,7 +6,9 @@
   its CI band, and the clean-model ASR of the same trigger dashed;
 * ``auprc``: clean and triggered AUPRC per model (clean victim, poisoned victim);
 * ``detection_roc``: ROC curves of each input check per trigger (seed 0);
-* ``defense_matrix``: residual ASR, attacks x defenses, one panel per model, at the headline rate.
+* ``defense_matrix``: residual ASR, attacks x defenses, one panel per model, at the headline rate;
+* ``training_length``: the training-length finding, flip rate (poisoned victim and clean twin),
+  raw ASR and clean AUROC against training epochs, with the early-stopped victim marked.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def asr_vs_rate(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
                    & metrics["metric"].isin(["asr", "asr_clean_model"])].copy()
     if not len(rows):
         return empty_png(out_png, "no ASR rows (study not run on this cohort)")
+    # only the plain rate settings (the training-length points carry epochs= or stop= as well)
+    rows = rows[rows["setting"].map(lambda s: set(parse_setting(s)) == {"poison_rate"})].copy()
     rows["rate"] = rows["setting"].map(lambda s: float(parse_setting(s)["poison_rate"]))
     fig = Figure(figsize=(7, 4.2), dpi=DPI)
     ax = fig.add_subplot()
@@ -140,6 +144,47 @@ def defense_matrix(metrics: pd.DataFrame, headline: str, out_png: str | os.PathL
     save_png(fig, out_png)
 
 
+CURVE_METRICS = {"flip_rate": ("flip rate, poisoned victim", "-o"),
+                 "flip_rate_clean_model": ("flip rate, clean twin", "--o"),
+                 "asr": ("raw ASR, poisoned victim", ":s"),
+                 "auroc": ("clean-test AUROC, poisoned victim", "-^"),
+                 "auroc_clean_model": ("clean-test AUROC, clean twin", "--^")}
+
+
+def training_length(metrics: pd.DataFrame, out_png: str | os.PathLike) -> None:
+    """Flip rate, ASR and AUROC against epochs (one panel per model), early stopping marked."""
+    settings = metrics["setting"].map(parse_setting)
+    curve = metrics[(metrics["defense"] == "none") & (metrics["attack"] == "vae_missingness")
+                    & settings.map(lambda p: "epochs" in p)].copy()
+    early = metrics[(metrics["defense"] == "none") & (metrics["attack"] == "vae_missingness")
+                    & settings.map(lambda p: p.get("stop") == "val_auroc")]
+    if not len(curve):
+        return empty_png(out_png, "training-length finding not run (ehr.training_curve.models is empty)")
+    curve["epochs"] = curve["setting"].map(lambda s: int(parse_setting(s)["epochs"]))
+    models = sorted(curve["model"].unique())
+    fig = Figure(figsize=(7 * len(models), 4.2), dpi=DPI)
+    colours = dict(zip(CURVE_METRICS, sns.color_palette("tab10")))
+    for i, model in enumerate(models):
+        ax = fig.add_subplot(1, len(models), i + 1)
+        for metric, (label, style) in CURVE_METRICS.items():
+            part = curve[(curve["model"] == model) & (curve["metric"] == metric)].sort_values("epochs")
+            if len(part):
+                ax.plot(part["epochs"], part["value"], style, color=colours[metric], label=label, ms=4)
+                ax.fill_between(part["epochs"], part["ci_low"], part["ci_high"], color=colours[metric], alpha=0.12)
+        stop = early[(early["model"] == model) & (early["metric"] == "epochs")]["value"]
+        flip = early[(early["model"] == model) & (early["metric"] == "flip_rate")]["value"]
+        if len(stop) and len(flip):
+            ax.axvline(float(stop.iloc[0]), color="grey", lw=0.8)
+            ax.plot([float(stop.iloc[0])], [float(flip.iloc[0])], "*", color=colours["flip_rate"], ms=12,
+                    label=f"early stopped (epoch {float(stop.iloc[0]):.1f}, mean over seeds)")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training epochs")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(model.upper(), fontsize=9)
+        ax.legend(fontsize=7)
+    save_png(fig, out_png)
+
+
 def draw_all(metrics: pd.DataFrame, triggers: dict[str, np.ndarray], curves: dict[str, np.ndarray],
              headline: str, out: dict[str, str]) -> None:
     """Every figure of the study; ``out`` maps a figure name to its PNG path."""
@@ -149,3 +194,4 @@ def draw_all(metrics: pd.DataFrame, triggers: dict[str, np.ndarray], curves: dic
     auprc_bars(metrics, headline, out["auprc"])
     detection_roc(curves, out["detection_roc"])
     defense_matrix(metrics, headline, out["defense_matrix"])
+    training_length(metrics, out["training_length"])
