@@ -114,3 +114,16 @@ def test_records_refuse_a_failed_gate_judged_not_reproduced_and_zero_width_inter
         Claim("x", "s", "p", "", 0.1, "not_reproduced", "r", 0.0, 0.2, gate="g", gate_passed=False, n=10)
     with pytest.raises(ValueError, match="zero-width"):
         Claim("x", "s", "p", "", 1.0, "reproduced", "r", 1.0, 1.0, gate="g", gate_passed=True, n=35)
+
+
+def test_mean_ci_clips_to_the_range_of_the_quantity():
+    from medrobust.core.metrics import mean_ci
+
+    shares = np.array([0.02, 0.30])  # two seeds: the t interval alone reaches far below 0
+    free = mean_ci(shares)
+    clipped = mean_ci(shares, bounds=(0.0, 1.0))
+    assert free.ci_low < 0 and free.ci_high > 1
+    assert (clipped.ci_low, clipped.ci_high) == (0.0, 1.0)
+    assert clipped.value == free.value
+    narrow = mean_ci(np.array([0.4, 0.41, 0.42]), bounds=(0.0, 1.0))
+    assert 0 < narrow.ci_low < 0.41 < narrow.ci_high < 1  # inside the range it changes nothing

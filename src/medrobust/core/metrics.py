@@ -115,15 +115,22 @@ def two_sided_auroc(estimate: Estimate) -> Estimate:
     return Estimate(folded, 0.5, max(hi, 1 - lo), estimate.n)
 
 
-def mean_ci(values: np.ndarray, alpha: float = 0.05) -> Estimate:
-    """Mean with a t interval (for a handful of per-seed values)."""
+def mean_ci(values: np.ndarray, alpha: float = 0.05, bounds: tuple[float, float] | None = None) -> Estimate:
+    """Mean with a t interval (for a handful of per-seed values).
+
+    ``bounds``: the range the quantity can take, e.g. (0, 1) for a share or an AUROC; the t interval
+    is clipped to it (on two seeds it is wide, and a share's interval must not reach below 0).
+    """
     values = np.asarray(values, dtype=float)
     n = len(values)
     mean = float(values.mean()) if n else float("nan")
     if n < 2:
         return Estimate(mean, float("nan"), float("nan"), n)
     half = stats.t.ppf(1 - alpha / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
-    return Estimate(mean, mean - half, mean + half, n)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(mean, low, high, n)
 
 
 def auroc(y_true: np.ndarray, score: np.ndarray) -> float:

@@ -37,6 +37,11 @@ LOSS_METRICS = ("generator_loss", "generator_loss_benign", "generator_loss_attac
                 "discriminator_loss_benign", "discriminator_loss_attacker_client", "discriminator_gap")
 SEED_METRICS = tuple(m for m in CHECKPOINT_METRICS if m != "trigger_share") + LOSS_METRICS
 CURVE_METRICS = ("label_agreement", "fid", "kid", "trigger_share")
+# The range each per-seed quantity can take: its t interval is clipped to it (KID's unbiased estimate
+# can fall below 0, so it has none).
+SHARE = (0.0, 1.0)
+BOUNDS = {"precision": SHARE, "recall": SHARE, "label_agreement": SHARE, "trigger_share": SHARE,
+          "fid": (0.0, float("inf")), "auc": SHARE, "acc": SHARE, "attacker_weight_final": SHARE}
 NAN_ESTIMATE = Estimate(float("nan"), float("nan"), float("nan"), 0)
 
 
@@ -78,7 +83,7 @@ class Variant:
         return np.array([float(np.mean(s[metric][-self.final_checkpoints:])) for s in self.scores])
 
     def over_seeds(self, metric: str) -> Estimate:
-        return mean_ci(self.per_seed(metric))
+        return mean_ci(self.per_seed(metric), bounds=BOUNDS.get(metric))
 
     def trigger_counts(self, by_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
         suffix = "_by_class" if by_class else ""
@@ -194,19 +199,20 @@ def metric_rows(p: Pooled, dataset: str) -> list[Metric]:
         for i, r in enumerate(v.runs[0]["checkpoints"]):
             for metric in CURVE_METRICS:
                 values = np.array([s[metric][i] for s in v.scores])
-                add(MODEL, attack, defense, f"{metric}_by_round", mean_ci(values), n_seeds, f"round={int(r)}")
+                add(MODEL, attack, defense, f"{metric}_by_round", mean_ci(values, bounds=BOUNDS.get(metric)), n_seeds,
+                    f"round={int(r)}")
         if defense in DETECTORS:
             flags = v.flag_counts()
             if attack != "none":
                 add(MODEL, attack, defense, "feddetect_tpr", exact_share(flags["attacker_hits"],
                                                                           flags["attacker_rounds"]), n_seeds)
                 final = np.array([float(np.sum(r["weight"][-1][r["attackers"]])) for r in v.runs])
-                add(MODEL, attack, defense, "attacker_weight_final", mean_ci(final), n_seeds)
+                add(MODEL, attack, defense, "attacker_weight_final", mean_ci(final, bounds=SHARE), n_seeds)
             add(MODEL, attack, defense, "feddetect_fpr", exact_share(flags["benign_hits"], flags["benign_rounds"]),
                 n_seeds)
         for name, metric in (("auc", downstream.auc), ("acc", downstream.accuracy)):
             values = np.array([metric(r["test_labels"], r["augmented_test_proba"]) for r in v.runs])
-            add("cnn", attack, defense, name, mean_ci(values), n_seeds, "training=real+synthetic")
+            add("cnn", attack, defense, name, mean_ci(values, bounds=SHARE), n_seeds, "training=real+synthetic")
         if attack == "patch_trigger":
             add("cnn", attack, defense, "auc_gain", p.auc_gain(defense), n_seeds, "training=real+synthetic")
     rows += evaluator_rows(p, dataset)
@@ -219,7 +225,7 @@ def evaluator_rows(p: Pooled, dataset: str) -> list[Metric]:
     y = next(iter(p.variants.values())).runs[0]["test_labels"]
     rows = []
     for name, metric in (("auc", downstream.auc), ("acc", downstream.accuracy)):
-        est = mean_ci(np.array([metric(y, ev[f"real_test_proba_{s}"]) for s in seeds]))
+        est = mean_ci(np.array([metric(y, ev[f"real_test_proba_{s}"]) for s in seeds]), bounds=SHARE)
         rows.append(Metric(STUDY, dataset, "cnn", "none", "none", name, est.value, est.ci_low, est.ci_high, est.n,
                            len(seeds), "training=real"))
     strength = cfg["evaluators"]["detector_min_strength"]
