@@ -34,8 +34,11 @@ def main(a: Path, b: Path) -> int:
         if comparable(a / rel) != comparable(b / rel):
             print(f"differs between {a.name} and {b.name}: {rel}", file=sys.stderr)
             return 1
+    if not files:
+        print(f"no result files under {a / 'results'}: nothing to compare", file=sys.stderr)
+        return 1
     print(f"identical under both executors: {len(files)} result files (wall-clock timings set aside)")
-    return 0 if files else 1
+    return 0
 
 
 if __name__ == "__main__":

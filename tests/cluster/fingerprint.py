@@ -1,20 +1,24 @@
 """What a fixture run's results depend on, as one hash: the code, the config and the mirror.
 
-The test suite's smoke run (tests/test_workflow_smoke.py) records it beside its working folder in
-results/test-artifacts/smoke-run.json; tests/cluster/run_slurm_smoke.sh then uses that run as the local
-side of its local-versus-SLURM comparison instead of running the same DAG again, but only when the
-fingerprint of what it would run is the same. Usage: python fingerprint.py <config.yaml> <mirror-dir>
+The test suite's smoke run (tests/test_workflow_smoke.py) copies its result CSVs to
+results/test-artifacts/smoke-run/ (pytest's own temporary folders are rotated away by later pytest
+sessions) and records the fingerprint in results/test-artifacts/smoke-run.json;
+tests/cluster/run_slurm_smoke.sh then uses that copy as the local side of its local-versus-SLURM
+comparison instead of running the same DAG again, but only when the fingerprint of what it would run is
+the same. Usage: python fingerprint.py <config.yaml> <mirror-dir>
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STAMP = ROOT / "results" / "test-artifacts" / "smoke-run.json"
+COPY = ROOT / "results" / "test-artifacts" / "smoke-run"
 
 
 def _code_state() -> str:
@@ -38,17 +42,23 @@ def fingerprint(config: Path, mirror: Path) -> str:
 
 
 def record(workdir: Path, config: Path, mirror: Path) -> None:
-    STAMP.parent.mkdir(parents=True, exist_ok=True)
-    STAMP.write_text(json.dumps({"workdir": str(workdir), "fingerprint": fingerprint(config, mirror)}))
+    """Copy the run's result CSVs (what the comparison reads) and stamp them with the fingerprint."""
+    STAMP.unlink(missing_ok=True)  # a stale stamp never outlives a new copy
+    shutil.rmtree(COPY, ignore_errors=True)
+    for csv in (workdir / "results").rglob("*.csv"):
+        target = COPY / csv.relative_to(workdir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(csv, target)
+    STAMP.write_text(json.dumps({"workdir": str(COPY), "fingerprint": fingerprint(config, mirror)}))
 
 
 def recorded_run(config: Path, mirror: Path) -> Path | None:
-    """The recorded smoke run's folder if it ran exactly this code, config and mirror, else None."""
+    """The recorded smoke run's copy if it ran exactly this code, config and mirror, else None."""
     if not STAMP.is_file():
         return None
     stamp = json.loads(STAMP.read_text())
     workdir = Path(stamp["workdir"])
-    if stamp["fingerprint"] != fingerprint(config, mirror) or not (workdir / "results").is_dir():
+    if stamp["fingerprint"] != fingerprint(config, mirror) or not any((workdir / "results").rglob("*.csv")):
         return None
     return workdir
 
