@@ -45,7 +45,9 @@ def test_no_identifier_or_date_of_credentialed_data_in_any_output(tmp_path):
                if p.stem not in {"common", "data", "report"}]
     config.update({s: {"enabled": False} for s in studies})
     config_path.write_text(yaml.safe_dump(config))
-    done = run_workflow(workdir, tmp_path / "no-mirror", config_path)
+    empty_mirror = tmp_path / "empty-mirror"  # nothing is fetched: the credentialed tables are read in place
+    empty_mirror.mkdir()
+    done = run_workflow(workdir, empty_mirror, config_path)
     assert done.returncode == 0, done.stderr[-4000:]
     assert (workdir / "reports" / "report.html").exists()
     pattern = re.compile(r"\b(" + "|".join(sorted(ids)) + r")\b|\b21[0-9]{2}-[01][0-9]-[0-3][0-9]\b")
