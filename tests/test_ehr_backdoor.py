@@ -128,3 +128,18 @@ def test_too_small_cohort_is_not_run_with_a_reason():
     assert {c.verdict for c in claims if c.claim_id.startswith("ehr-asr")} == {"not_run"}
     assert "deaths" in claims[0].why  # the reason reaches the row
     assert all(m.model == "none" for m in metrics)  # only the input checks, which need no victim
+
+
+def test_a_victim_stopped_before_fitting_its_poison_is_inconclusive(study):
+    # The same data and trigger as the fitted GRU above, but training capped at one epoch (epochs =
+    # max_epochs = 1): the victim has not fit its poison, so its ASR claim is not judged.
+    cfg, (checks, flags), jobs = study
+    short = config(training={**cfg["training"], "gru": {**cfg["training"]["gru"], "epochs": 1, "max_epochs": 1}},
+                   defended_attacks=[])
+    stopped = run_job(prepare(make_cohort(700), (0.7, 0.15), SEED), triggers_for(), short, "gru", 0, SEED, n_boot=50)
+    key = "gru|vae_missingness|none|poison_rate=0.1|"
+    assert values_of(stopped)[key + "poison_fit"] < 0.9 <= values_of(jobs["gru"])[key + "poison_fit"]
+    _, claims = collect([jobs["lr"], stopped], checks, flags, cfg, "fixture", SEED)
+    gru = next(c for c in claims if c.claim_id == "ehr-asr-gru")
+    assert gru.verdict == "inconclusive"
+    assert "victim fits its poison" in gru.gate_value and "FAILED" in gru.gate_value.split("victim fits its poison")[1]

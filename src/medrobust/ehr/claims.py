@@ -205,6 +205,8 @@ def auprc_triggered_claim(res: Results, attack: str = "vae_missingness") -> Clai
         reps = np.nanmax(np.stack([rows[m]["reps"] for m in models]), axis=0)
         finite = reps[np.isfinite(reps)]
         low, high = np.quantile(finite, [0.025, 0.975]) if len(finite) >= 10 else (np.nan, np.nan)
+        if low == high:  # every resample gave one value (e.g. AUPRC 1 on both): no interval to decide by
+            low, high = np.nan, np.nan
         best = max(models, key=lambda m: rows[m]["value"])
         estimate = Estimate(float(rows[best]["value"]), float(low), float(high), int(rows[best]["n"]))
     per_model = "; ".join(
@@ -238,6 +240,8 @@ def auprc_clean_claim(res: Results, attack: str = "vae_missingness") -> Claim:
         reps = -np.nanmean(np.stack([rows[m]["reps"] for m in models]), axis=0)  # change is poisoned - clean
         finite = reps[np.isfinite(reps)]
         low, high = np.quantile(finite, [0.025, 0.975]) if len(finite) >= 10 else (np.nan, np.nan)
+        if low == high:  # every resample gave one value: no interval to decide by
+            low, high = np.nan, np.nan
         estimate = Estimate(float(-np.mean([rows[m]["value"] for m in models])), float(low), float(high),
                             int(rows[models[0]]["n"]))
     per_model = "; ".join(f"{m.upper()} {-r['value']:.3f}" for m, r in sorted(rows.items()))
