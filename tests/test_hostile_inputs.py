@@ -30,7 +30,7 @@ import pytest
 import scipy.io
 
 from fixtures.challenge2012 import record_text, write_set, write_sha256sums
-from fixtures.publishers import make_challenge2017, make_medmnist, mat_v4, wfdb_header
+from fixtures.publishers import make_challenge2017, make_medmnist, wfdb_header
 from medrobust.config import ConfigError, load_schema, typed_command_line, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,10 +233,14 @@ def _write_zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]]) -
                 archive.writestr(name, data)
 
 
-def _mat(val: np.ndarray) -> bytes:
+def _savemat(**variables: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    scipy.io.savemat(buffer, {"val": val.reshape(1, -1)}, format="4")
+    scipy.io.savemat(buffer, variables, format="4")
     return buffer.getvalue()
+
+
+def _mat(val: np.ndarray) -> bytes:
+    return _savemat(val=val.reshape(1, -1))
 
 
 def _c2017(members: Callable[[list], list] | None = None, reference: Callable[[str], str] | None = None,
@@ -301,9 +305,9 @@ CASES_2017 = [
          ("training2017.zip", A2, "non-integer samples", "12.5")),
     Case("2017-mat-unreadable", _c2017(_replace_member(A2, lambda d: b"MATLAB" + bytes(range(50)))),
          ("training2017.zip", A2, "not a readable MATLAB file")),
-    Case("2017-mat-no-val", _c2017(_replace_member(A2, lambda d: mat_v4_named("ecg"))),
+    Case("2017-mat-no-val", _c2017(_replace_member(A2, lambda d: _savemat(ecg=np.zeros((1, 300), dtype=np.int16)))),
          ("training2017.zip", A2, "no variable 'val'", "['ecg']")),
-    Case("2017-mat-two-leads", _c2017(_replace_member(A2, lambda d: two_leads())),
+    Case("2017-mat-two-leads", _c2017(_replace_member(A2, lambda d: _savemat(val=np.zeros((2, 300), dtype=np.int16)))),
          ("training2017.zip", A2, "shape (2, 300)", "one lead")),
     Case("2017-header-fs", _c2017(_header_a2(fs=500)), ("training2017.zip", "record A00002", "300")),
     Case("2017-header-length", _c2017(_header_a2(n_samples=5)), ("training2017.zip", "record A00002", "5")),
@@ -332,18 +336,6 @@ CASES_2017 = [
     Case("zip-bomb-ratio", _c2017(lambda m: m + [("training2017/A09999.mat", b"\0" * (10 * 2**20))]),
          ("training2017.zip", "'training2017/A09999.mat'", "above the cap of 100:1"), extra={"peak_mib": 8}),
 ]
-
-
-def mat_v4_named(name: str) -> bytes:
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, {name: np.zeros((1, 300), dtype=np.int16)}, format="4")
-    return buffer.getvalue()
-
-
-def two_leads() -> bytes:
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, {"val": np.zeros((2, 300), dtype=np.int16)}, format="4")
-    return buffer.getvalue()
 
 
 # === MedMNIST ======================================================================================

@@ -186,7 +186,7 @@ def _cross_checks(config: dict) -> list[str]:
 def _dataset_flag_checks(config: dict) -> list[str]:
     """MedMNIST flags against medmnist.INFO, before any download: known, 2D, and for a study's
     ``flag`` also single-label (its classifier and conditional GAN need one class per image)."""
-    from medrobust.data.registry import medmnist_info_table
+    from medrobust.data.registry import medmnist_flags, medmnist_info_table
 
     try:
         info = medmnist_info_table()
@@ -198,7 +198,7 @@ def _dataset_flag_checks(config: dict) -> list[str]:
                if isinstance(section, dict) and isinstance(section.get("flag"), str)
                and section.get("enabled", True)]
     problems = []
-    two_d = sorted(f for f in info if not f.endswith("3d"))
+    two_d = medmnist_flags()
     for key, flag, single_label in wanted:
         if flag not in info:
             problems.append(f"config key '{key}': unknown MedMNIST flag {flag!r} (2D flags: {', '.join(two_d)})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def medmnist_file(flag: str, size: int = 28) -> str:
 
 
 def medmnist_md5(flag: str, size: int = 28) -> str:
-    info = _medmnist_info()
+    info = medmnist_info_table()
     if flag not in info:
         raise KeyError(f"unknown MedMNIST flag {flag!r}; known: {sorted(info)}")
     key = "MD5" if size == 28 else f"MD5_{size}"
@@ -80,7 +81,7 @@ def medmnist_md5(flag: str, size: int = 28) -> str:
 
 def medmnist_flags() -> list[str]:
     # 2D flags only; the 3D ones (organmnist3d, ...) are different tasks.
-    return sorted(f for f in _medmnist_info() if not f.endswith("3d"))
+    return sorted(f for f in medmnist_info_table() if not f.endswith("3d"))
 
 
 def dataset_of_path(relpath: str) -> Dataset:
@@ -97,8 +98,6 @@ def medmnist_info_table() -> dict:
     ``import medmnist`` runs the package __init__, which imports its torch datasets (seconds); config
     validation runs in every job, so the table is read from the package's ``info.py`` on its own.
     """
-    import sys
-
     if "medmnist.info" in sys.modules:
         return sys.modules["medmnist.info"].INFO
     return _info_module().INFO
@@ -114,7 +113,3 @@ def _info_module():
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module
-
-
-def _medmnist_info() -> dict:
-    return medmnist_info_table()

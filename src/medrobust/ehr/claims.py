@@ -192,6 +192,16 @@ def _passing(res: Results, attack: str) -> tuple[list[str], list[Gate]]:
     return passing, [gate]
 
 
+def percentile_interval(reps: np.ndarray) -> tuple[float, float]:
+    """95 % percentile interval of bootstrap replicates; NaN with fewer than 10 finite ones, or when
+    every resample gave one value (e.g. AUPRC 1 on both models): no interval to decide by."""
+    finite = reps[np.isfinite(reps)]
+    if len(finite) < 10:
+        return np.nan, np.nan
+    low, high = np.quantile(finite, [0.025, 0.975])
+    return (np.nan, np.nan) if low == high else (float(low), float(high))
+
+
 def auprc_triggered_claim(res: Results, attack: str = "vae_missingness") -> Claim:
     """On triggered inputs AUPRC drops by up to 0.45: judged on the part of the drop the backdoor adds."""
     setting = res.headline
@@ -203,10 +213,7 @@ def auprc_triggered_claim(res: Results, attack: str = "vae_missingness") -> Clai
     if rows:
         models = sorted(rows)
         reps = np.nanmax(np.stack([rows[m]["reps"] for m in models]), axis=0)
-        finite = reps[np.isfinite(reps)]
-        low, high = np.quantile(finite, [0.025, 0.975]) if len(finite) >= 10 else (np.nan, np.nan)
-        if low == high:  # every resample gave one value (e.g. AUPRC 1 on both): no interval to decide by
-            low, high = np.nan, np.nan
+        low, high = percentile_interval(reps)
         best = max(models, key=lambda m: rows[m]["value"])
         estimate = Estimate(float(rows[best]["value"]), float(low), float(high), int(rows[best]["n"]))
     per_model = "; ".join(
@@ -238,10 +245,7 @@ def auprc_clean_claim(res: Results, attack: str = "vae_missingness") -> Claim:
     if rows:
         models = sorted(rows)
         reps = -np.nanmean(np.stack([rows[m]["reps"] for m in models]), axis=0)  # change is poisoned - clean
-        finite = reps[np.isfinite(reps)]
-        low, high = np.quantile(finite, [0.025, 0.975]) if len(finite) >= 10 else (np.nan, np.nan)
-        if low == high:  # every resample gave one value: no interval to decide by
-            low, high = np.nan, np.nan
+        low, high = percentile_interval(reps)
         estimate = Estimate(float(-np.mean([rows[m]["value"] for m in models])), float(low), float(high),
                             int(rows[models[0]]["n"]))
     per_model = "; ".join(f"{m.upper()} {-r['value']:.3f}" for m, r in sorted(rows.items()))
