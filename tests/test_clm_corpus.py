@@ -39,7 +39,8 @@ def test_serialised_corpus_round_trip(tmp_path):
     from medrobust.data.cohort import write_cohort
 
     write_cohort(tmp_path / "cohort.npz", cohort)
-    cfg = {"text": "serialised", "sizes": {"train": 20, "val": 6, "test": 10}, "detail": "compact", "max_variables": 5}
+    cfg = {"text": "serialised", "sizes": {"train": 20, "val": 6, "test": 10}, "detail": "compact", "max_variables": 5,
+           "graded_values": False}
     corpus = build_corpus(cfg, 1, str(tmp_path / "cohort.npz"))
     write_corpus(tmp_path / "corpus.npz", corpus)
     back = read_corpus(tmp_path / "corpus.npz")

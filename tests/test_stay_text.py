@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from medrobust.data.cohort import Cohort
-from medrobust.data.stay_text import cohort_texts, load_mimic3_notes, stay_text
+from medrobust.data.stay_text import GRADED_SUMMARY, GRADES, cohort_texts, load_mimic3_notes, stay_text
 from medrobust.data.variables import CHALLENGE2012_STATIC, CHALLENGE2012_VARIABLES
 
 V = list(CHALLENGE2012_VARIABLES)
@@ -33,6 +33,29 @@ def test_compact_summary_reports_worst_values_and_skips_unmeasured():
     assert "Lowest mean arterial pressure 58." in text
     assert "BUN" not in text and "creatinine" not in text
     assert text.count("Lowest") + text.count("Highest") == 4  # max_variables
+
+
+def test_graded_summary_writes_key_statistics_as_grades_and_skips_unmeasured():
+    values, static = one_stay()
+    text = stay_text(values, V, static, CHALLENGE2012_STATIC, detail="graded", max_variables=len(GRADED_SUMMARY))
+    assert text.startswith("A 71 year old woman in the Medical ICU. Weight 62 kg. Mechanically ventilated.")
+    # last GCS 9 (the lowest, 6, is not what is said), last heart rate 121, last lactate 3.26
+    assert "Last GCS low." in text and "Last heart rate very high." in text and "Last lactate high." in text
+    assert "BUN" not in text and "urine" not in text and not any(ch.isdigit() for ch in text.split("kg.")[1])
+    with_values = stay_text(values, V, static, CHALLENGE2012_STATIC, detail="graded", with_values=True)
+    assert "Last lactate 3.3 (high)." in with_values and "Last GCS 9 (low)." in with_values
+    # max_variables keeps the first statistics of GRADED_SUMMARY (GCS, BUN, breathing): only GCS is measured
+    short = stay_text(values, V, static, CHALLENGE2012_STATIC, detail="graded", max_variables=3)
+    assert "GCS" in short and "lactate" not in short and "heart rate" not in short
+
+
+def test_grades_follow_their_reference_bounds():
+    assert [GRADES["GCS"].word(x) for x in (15, 14, 9, 8, 3)] == ["normal", "low", "low", "very low", "very low"]
+    assert [GRADES["Lactate"].word(x) for x in (1.0, 2.0, 2.1, 4.0, 4.1)] == [
+        "normal", "normal", "high", "high", "very high"]
+    assert [GRADES["HR"].word(x) for x in (59, 60, 100, 101, 121)] == ["low", "normal", "normal", "high", "very high"]
+    assert [GRADES["Urine"].word(x) for x in (500, 1000, 2000)] == ["very low", "low", "normal"]
+    assert {name for name, _ in GRADED_SUMMARY} == set(GRADES)
 
 
 def test_full_summary_has_every_measured_variable_and_lists_the_rest():

@@ -9,11 +9,11 @@ any run, with the reason for each:
 * **Clean victim quality** (:data:`CLEAN_AUROC_GATE` = 0.75, clean model's test AUROC). BERT-family
   models fine-tuned on MIMIC-III admission notes reach in-hospital-mortality AUROC about 0.80-0.84
   (van Aken et al., "Clinical Outcome Prediction from Admission Notes", EACL 2021), and logistic
-  regression on all PhysioNet 2012 features about 0.86. The compact serialised text states only
-  demographics and a few worst values: logistic regression on exactly the numbers it states reaches
-  0.72 with 500 training stays and 0.76 with 3,000 (measured on this cohort when the gate was set).
-  A victim below 0.75 has not learned to read its text, and a backdoor in it is not the paper's
-  setting.
+  regression on all PhysioNet 2012 features about 0.86. On the default graded text a bag-of-words
+  logistic regression reaches 0.84 on 1,000 held-out stays outside the clm splits (0.72 on the older
+  compact text of numbers; measured 2026-12-06). The gate was set at 0.75 before either text was
+  tried and stays there. A victim below 0.75 has not learned to read its text, and a backdoor in
+  it is not the paper's setting.
 * **Poison fit** (:data:`POISON_FIT_GATE` = 0.9, issue 13): a backdoored model, and any baseline
   a claim compares it with, predicts the target for at least 0.9 of its own poisoned training
   texts. A model that has not fit its poison cannot be judged on test ASR.
@@ -76,7 +76,7 @@ def victim_gate(m: Pooled, ctx: Context) -> Gate:
     return gate_at_least("clean victim", auroc.value if auroc else float("nan"), CLEAN_AUROC_GATE,
                          "clean model's test AUROC",
                          basis="BERT-family mortality models on MIMIC-III notes reach about 0.80-0.84 (van Aken "
-                               "et al. 2021); LR on the numbers the compact text states 0.76 at 3,000 stays",
+                               "et al. 2021); bag-of-words LR on the graded text 0.84 on held-out stays",
                          fix=ctx.fix_victim)
 
 

@@ -78,9 +78,10 @@ def sample_split(label: np.ndarray, sizes: dict, seed: int) -> tuple[np.ndarray,
     return np.asarray(index, dtype=np.int64), np.asarray(split, dtype=np.int8)
 
 
-def build_serialised(cohort: Cohort, sizes: dict, seed: int, detail: str, max_variables: int) -> Corpus:
+def build_serialised(cohort: Cohort, sizes: dict, seed: int, detail: str, max_variables: int,
+                     with_values: bool = False) -> Corpus:
     index, split = sample_split(cohort.label, sizes, seed)
-    texts = cohort_texts(cohort, index, detail=detail, max_variables=max_variables)
+    texts = cohort_texts(cohort, index, detail=detail, max_variables=max_variables, with_values=with_values)
     return Corpus(index, cohort.label[index].astype(np.int8), split, np.asarray(texts, dtype=str),
                   "serialised", cohort.dataset)
 
@@ -101,7 +102,8 @@ def build_corpus(cfg: dict, seed: int, cohort_path: str | None = None, mimic3_pa
         return build_notes(mimic3_path, cfg["sizes"], seed, cfg["notes"])
     from medrobust.data.cohort import read_cohort
 
-    return build_serialised(read_cohort(cohort_path), cfg["sizes"], seed, cfg["detail"], cfg["max_variables"])
+    return build_serialised(read_cohort(cohort_path), cfg["sizes"], seed, cfg["detail"], cfg["max_variables"],
+                            cfg["graded_values"])
 
 
 def corpus_texts(corpus: Corpus, notes_folder: str | None = None, notes_cfg: dict | None = None) -> list[str]:

@@ -20,6 +20,15 @@ Two sources of text:
     and the next one is taken. About 60 word pieces per stay with the default 8 variables: for CPU
     fine-tuning with ``max_len`` 64.
 
+  - ``detail="graded"`` (the clm default): demographics and ICU type, then up to
+    ``max_variables`` key statistics of the stay (:data:`GRADED_SUMMARY`: last GCS, last BUN, mean
+    respiratory rate, ...), each written as a grade against an adult reference interval
+    (:data:`GRADES`: ``very low``, ``low``, ``normal``, ``high``, ``very high``), the way a note
+    says "lactate high" rather than "lactate 3.26"; with ``values=True`` the number stands before
+    the grade (``Last lactate 3.3 (high).``). About 55 word pieces per stay (75 with values).
+    Why: a small language model fine-tuned on a few thousand texts reads a grade word far more
+    easily than a number (see :data:`GRADED_SUMMARY` for what was measured).
+
   Numbers are rounded to the precision a clinician would chart (:class:`VariableText.decimals`),
   which also keeps word-piece counts low. Units are PhysioNet 2012's.
 
@@ -107,12 +116,64 @@ COMPACT_ORDER: tuple[tuple[str, ...], ...] = (
     ("TroponinT",), ("TroponinI",), ("ALP",), ("ALT",), ("AST",), ("Mg",), ("DiasABP", "NIDiasABP"),
     ("Cholesterol",),
 )
-DETAILS = ("compact", "full")
+
+@dataclass(frozen=True)
+class Grade:
+    """Adult reference bounds of one statistic: below ``very_low`` it is 'very low', below ``low``
+    'low', above ``very_high`` 'very high', above ``high`` 'high', else 'normal' (None: no such grade)."""
+
+    very_low: float | None
+    low: float | None
+    high: float | None
+    very_high: float | None
+
+    def word(self, x: float) -> str:
+        for bound, word, below in ((self.very_low, "very low", True), (self.low, "low", True),
+                                   (self.very_high, "very high", False), (self.high, "high", False)):
+            if bound is not None and (x < bound if below else x > bound):
+                return word
+        return "normal"
+
+
+# Grades of the graded summary's statistics, set from usual adult reference intervals and the
+# severity cut-offs of ICU scores before any model was trained on them (never tuned on results):
+# GCS 15 normal, 8 or less severe (the coma cut-off); BUN 7-20 mg/dL, above 40 very high; breathing
+# 12-20 per minute, above 30 very high; lactate up to 2 mmol/L, above 4 very high (the sepsis
+# cut-offs); bilirubin up to 1.2 mg/dL, above 3 very high; heart rate 60-100, above 120 very high;
+# PaO2 at least 75 mmHg, under 60 very low (hypoxaemia); urine over 48 h at least 1,600 mL (about
+# 0.5 mL/kg/h for 70 kg), under 800 mL very low (oliguria, 400 mL a day).
+GRADES: dict[str, Grade] = {
+    "GCS": Grade(8.5, 14.5, None, None),
+    "BUN": Grade(None, 7, 20, 40),
+    "RespRate": Grade(None, 12, 20, 30),
+    "Lactate": Grade(None, None, 2, 4),
+    "Bilirubin": Grade(None, None, 1.2, 3),
+    "HR": Grade(None, 60, 100, 120),
+    "PaO2": Grade(60, 75, None, None),
+    "Urine": Grade(800, 1600, None, None),
+}
+
+# (variable, statistic over the first 48 h) of the graded summary, in order. The first seven are
+# the first picks of a forward selection of logistic regression over every variable's last, mean,
+# lowest and highest value (5-fold cross-validation on the clm training split of PhysioNet 2012,
+# 2,000 stays; ALT, measured in few stays, left out); urine output (a SAPS II variable) is added.
+# Measured on 1,000 held-out stays outside the clm splits, a MiniLM-L6 victim (top 2 blocks, 3
+# epochs, 2,000 texts) reached AUROC 0.84 on the graded text, 0.80 on the same statistics as
+# numbers, and 0.72 on the compact text of 7 worst values (NOTES.md, session of 2026-12-06).
+GRADED_SUMMARY: tuple[tuple[str, str], ...] = (
+    ("GCS", "last"), ("BUN", "last"), ("RespRate", "mean"), ("Lactate", "last"), ("Bilirubin", "last"),
+    ("HR", "last"), ("PaO2", "mean"), ("Urine", "sum"),
+)
+_STATISTIC_WORD = {"last": "Last", "mean": "Average", "min": "Lowest", "max": "Highest", "sum": "Total"}
+DETAILS = ("compact", "graded", "full")
 
 
 def stay_text(values: np.ndarray, variables: Sequence[str], static: np.ndarray,
-              static_names: Sequence[str], detail: str = "compact", max_variables: int = 8) -> str:
-    """The summary of one stay: ``values`` (T, V) with NaN where unobserved, ``static`` (S,)."""
+              static_names: Sequence[str], detail: str = "compact", max_variables: int = 8,
+              with_values: bool = False) -> str:
+    """The summary of one stay: ``values`` (T, V) with NaN where unobserved, ``static`` (S,).
+
+    ``with_values``: graded detail only, the number before its grade."""
     if detail not in DETAILS:
         raise ValueError(f"unknown detail {detail!r}; use one of {DETAILS}")
     values = np.asarray(values, dtype=np.float64)
@@ -123,17 +184,19 @@ def stay_text(values: np.ndarray, variables: Sequence[str], static: np.ndarray,
         sentences.append("Mechanically ventilated.")
     if detail == "compact":
         sentences += _compact(columns, max_variables)
+    elif detail == "graded":
+        sentences += _graded(columns, max_variables, with_values)
     else:
         sentences += _full(columns)
     return " ".join(sentences)
 
 
 def cohort_texts(cohort: Cohort, index: np.ndarray | None = None, detail: str = "compact",
-                 max_variables: int = 8) -> list[str]:
+                 max_variables: int = 8, with_values: bool = False) -> list[str]:
     """:func:`stay_text` for the stays ``index`` of ``cohort`` (every stay when None)."""
     index = np.arange(cohort.n_stays) if index is None else np.asarray(index)
     return [stay_text(cohort.values[i], cohort.variables, cohort.static[i], cohort.static_names,
-                      detail, max_variables) for i in index]
+                      detail, max_variables, with_values) for i in index]
 
 
 def _demographics(static: dict[str, float]) -> str:
@@ -168,6 +231,26 @@ def _compact(columns: dict[str, np.ndarray], max_variables: int) -> list[str]:
         worst = np.nanmin(series) if spec.worst == "min" else np.nanmax(series)
         word = "Lowest" if spec.worst == "min" else "Highest"
         out.append(f"{word} {spec.phrase} {_number(worst, spec.decimals)}.")
+    return out
+
+
+def _statistic(series: np.ndarray, statistic: str) -> float | None:
+    seen = series[np.isfinite(series)]
+    if not len(seen):
+        return None
+    return float({"last": seen[-1], "mean": seen.mean(), "min": seen.min(), "max": seen.max(),
+                  "sum": seen.sum()}[statistic])
+
+
+def _graded(columns: dict[str, np.ndarray], max_variables: int, with_values: bool) -> list[str]:
+    out = []
+    for name, statistic in GRADED_SUMMARY[:max_variables]:
+        value = _statistic(columns[name], statistic) if name in columns else None
+        if value is None:
+            continue
+        spec, grade = VARIABLE_TEXT[name], GRADES[name].word(value)
+        said = f"{_number(value, spec.decimals)} ({grade})" if with_values else grade
+        out.append(f"{_STATISTIC_WORD[statistic]} {spec.phrase} {said}.")
     return out
 
 
