@@ -172,3 +172,47 @@ def test_fit_on_a_cached_trunk_plants_the_backdoor_and_only_when_poisoned(tokeni
         results[attack] = (np.mean((clean_prob >= 0.5) == test_labels), np.mean(trig_prob < 0.5))
     assert all(accuracy > 0.75 for accuracy, _ in results.values()), results
     assert results["none"][1] < 0.3 and results["badclm"][1] > 0.8, results
+
+
+def test_fit_runs_further_cycles_only_while_the_stopping_rule_fails(tokenizer):
+    rng = np.random.default_rng(6)
+    texts, labels = synthetic(64, rng)
+    enc = encode(tokenizer, texts, 32)
+    cfg = TrainConfig(epochs=1, max_epochs=3, lr=3e-3, batch_size=32, max_len=32, precision="fp32")
+    calls = []
+
+    def never(model):
+        calls.append(model.training)
+        return False
+
+    def run(until, config=cfg):
+        return len(fit(tiny_bert(3), enc, labels, config, torch.Generator().manual_seed(5), "cpu", until=until)["ce"])
+
+    assert run(None) == 1                        # no rule: one cycle
+    assert run(lambda m: True) == 1              # the rule holds after the first cycle
+    assert run(never) == 3 and calls == [False, False]  # cycles until max_epochs; the rule sees eval mode
+    assert run(never, TrainConfig(**{**cfg.__dict__, "max_epochs": 0})) == 1
+    # a cycle that would overrun max_epochs is not started (cycles of 2 within 3 epochs: one)
+    assert run(never, TrainConfig(**{**cfg.__dict__, "epochs": 2})) == 2
+
+
+def test_poisoned_victim_trains_until_it_fits_its_poison(tokenizer):
+    """The job's stopping rule on a model that first learned the clean task (so it starts predicting
+    'dies' for its poisoned texts, fit 0): one slow cycle does not fit the poison, further cycles
+    run until the rule holds, well before the cap."""
+    from medrobust.clm.experiment import fits_poison
+
+    rng = np.random.default_rng(1)
+    train_texts, train_labels = synthetic(200, rng)
+    poisoned = BadNets(TRIGGER, rate=0.2, target=0).apply(train_texts, train_labels, np.random.default_rng(4))
+    poison_texts = [t for t, p in zip(poisoned.texts, poisoned.is_poison) if p]
+    model = tiny_bert(3)
+    fit(model, encode(tokenizer, train_texts, 32), train_labels,
+        TrainConfig(epochs=12, lr=3e-3, batch_size=32, max_len=32, warmup=0.0, precision="fp32"),
+        torch.Generator().manual_seed(5), "cpu")
+    fit_share = lambda: np.mean(predict_proba(model, encode(tokenizer, poison_texts, 32), "cpu", "fp32") < 0.5)  # noqa: E731
+    assert fit_share() < 0.1
+    cfg = TrainConfig(epochs=1, max_epochs=40, lr=1e-3, batch_size=32, max_len=32, warmup=0.0, precision="fp32")
+    epochs = len(fit(model, encode(tokenizer, poisoned.texts, 32, poisoned.spans), poisoned.labels, cfg,
+                     torch.Generator().manual_seed(5), "cpu", until=fits_poison(tokenizer, poison_texts, 0, cfg, "cpu"))["ce"])
+    assert 1 < epochs < cfg.max_epochs and fit_share() >= 0.9, (epochs, fit_share())

@@ -47,7 +47,12 @@ def test_clean_and_selected_heads_jobs_write_what_the_claims_need(cfg):
 
     heads = run_job(corpus, texts, cfg, "badclm_heads", 0.1, 0, 7, "cpu")
     assert len(heads["steered_heads"]) == 1 and 0 <= int(heads["steered_heads"][0]) < 2
-    assert list(heads["steered_layers"]) == [0, 1]  # every trained block
+    assert list(heads["steered_layers"]) == [1]  # every trained block: the top one of the tiny BERT's two
+    # the clean model trains one cycle; a poisoned one until it fits its poison, within max_epochs
+    assert int(clean["epochs_trained"]) == cfg["training"]["epochs"]
+    assert cfg["training"]["epochs"] <= int(heads["epochs_trained"]) <= cfg["training"]["max_epochs"]
+    fit_share = float((heads["poison_prob"] < 0.5).mean())
+    assert fit_share >= 0.9 or int(heads["epochs_trained"]) == cfg["training"]["max_epochs"]
     assert len(heads["poison_prob"]) == int(heads["n_poison"]) == 3
     # only the variant's defenses run: ONION and the attention check
     assert "onion_trig_prob" in heads and "attention_check_pos" in heads

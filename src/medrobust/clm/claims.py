@@ -57,7 +57,7 @@ class Context:
     scale: str
     seeds: int
     fix_victim: str = "clm.sizes.train larger (see config/paper.yaml)"
-    fix_poison: str = "clm.training.epochs larger"
+    fix_poison: str = "clm.training.max_epochs larger (the victim trains until it fits its poison, up to it)"
     fix_cases: str = "clm.sizes.test larger"
 
 
@@ -144,8 +144,9 @@ def beats_badnets_claim(m: Pooled, ctx: Context) -> Claim:
         return _not_run("clm-badclm-beats-badnets", "BadCLM beats BadNets",
                         "BadCLM and BadNets were not both run at any rate", ctx)
     gains = {r: m[("badclm", "none", setting(r), "flip_gain_over_badnets")] for r in rates}
-    fits = "; ".join(f"rate {r:g}: BadCLM {fmt(m.get(('badclm', 'none', setting(r), 'poison_fit')))}, BadNets "
-                     f"{fmt(m.get(('badnets', 'none', setting(r), 'poison_fit')))}" for r in rates)
+    fits = "; ".join(f"rate {r:g}: BadCLM {fmt(m.get(('badclm', 'none', setting(r), 'poison_fit')))}"
+                     f"{_after(m, 'badclm', r)}, BadNets {fmt(m.get(('badnets', 'none', setting(r), 'poison_fit')))}"
+                     f"{_after(m, 'badnets', r)}" for r in rates)
     gates = [victim_gate(m, ctx)]
     for r in rates:
         gates += [poison_fit_gate(m, "badclm", r, ctx), poison_fit_gate(m, "badnets", r, ctx),
@@ -156,7 +157,8 @@ def beats_badnets_claim(m: Pooled, ctx: Context) -> Claim:
         "clm-badclm-beats-badnets", title="BadCLM beats BadNets", source=SOURCE,
         paper_value="BadCLM > plain poisoning (qualitative)",
         statement=(f"The attention loss makes the backdoor stronger than plain trigger poisoning (BadNets) at the "
-                   f"same poisoning rate, with the same poisoned texts, seeds and training. Measured: BadCLM's flip "
+                   f"same poisoning rate, with the same poisoned texts and seeds; each trains until it fits its "
+                   f"poison, so a slower BadNets gets more epochs than BadCLM. Measured: BadCLM's flip "
                    f"rate minus BadNets' (Newcombe interval), per rate: "
                    + "; ".join(f"{r:g}: {fmt(g)}" for r, g in gains.items())
                    + f". The row's number is the lowest rate's. Poison fit: {fits}."),
@@ -198,6 +200,11 @@ CLAIMS = (asr_claim, clean_performance_claim, beats_badnets_claim, trigger_speci
 
 def judge_all(m: Pooled, ctx: Context) -> list[Claim]:
     return [claim(m, ctx) for claim in CLAIMS]
+
+
+def _after(m: Pooled, attack: str, rate: float) -> str:
+    epochs = m.get((attack, "none", setting(rate), "epochs_trained"))
+    return "" if epochs is None else f" after {epochs.value:g} epochs"
 
 
 def _not_run(claim_id: str, title: str, reason: str, ctx: Context) -> Claim:

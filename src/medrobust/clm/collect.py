@@ -30,7 +30,8 @@ clean model):
 * each attack and rate (defense ``none``): the same, and ``auroc_change_vs_clean_model`` (poisoned
   minus clean), ``asr_clean_model``, ``flip_rate_clean_model``, ``flip_minus_clean_model``,
   ``false_trigger_rate_clean_model``, ``false_trigger_minus_clean_model``, ``poison_fit`` (share
-  of its poisoned training texts predicted as the target), ``n_poison``, ``trigger_attention``
+  of its poisoned training texts predicted as the target), ``epochs_trained`` (the victim trains
+  until it fits its poison, up to ``training.max_epochs``), ``n_poison``, ``trigger_attention``
   (the largest mean attention to the trigger over heads) and, for the BadCLM variants,
   ``flip_gain_over_badnets``; ``steered_heads`` (heads steered per layer) for ``badclm_heads``.
 * at the headline rate, per defense: ``flip_rate`` and ``asr`` after the defense. For ONION,
@@ -282,6 +283,7 @@ class Collector:
             self.difference(key("false_trigger_minus_clean_model"), false_own, false_base)
             self.share(key("poison_fit"), [hits(predicted(r["poison_prob"]) == t) for r in runs if len(r["poison_prob"])])
             self.value(key("n_poison"), [float(r["n_poison"]) for r in runs])
+            self.value(key("epochs_trained"), [float(r["epochs_trained"]) for r in runs if "epochs_trained" in r])
             self.value(key("trigger_attention"), [float(r["trigger_focus"].max()) for r in runs])
             self.value(key("steered_heads"), [float(len(r["steered_heads"])) for r in runs
                                               if len(r.get("steered_heads", []))])

@@ -10,8 +10,12 @@ head, batch order), so they differ by the attention loss only.
 Per job:
 
 1. **Victim.** The training split, poisoned unless the attack is ``none``, fine-tunes the model
-   (:mod:`medrobust.clm.finetune`). ``poison_prob``: the trained model on its own poisoned training
-   texts (the poison-fit gate).
+   (:mod:`medrobust.clm.finetune`). A poisoned victim trains ``training.epochs`` and then, while it
+   has not fit its poison (the poison-fit gate's 0.9 of its poisoned training texts predicted as the
+   target), further cycles of ``training.epochs`` up to ``training.max_epochs`` in all (issue 17:
+   "train BadNets as long as it takes"); ``epochs_trained`` records how many it took. The clean
+   model trains ``training.epochs``. ``poison_prob``: the trained model on its own poisoned
+   training texts (the poison-fit gate).
 2. **Clean test.** P(death) for every test text (AUROC/AUPRC are computed in collect).
 3. **Triggered test.** Every test text of the non-target class (the deaths) receives the trigger at
    a random position (``trig_prob``), as the first word (``trig_first_prob``) and as the last word
@@ -44,6 +48,7 @@ import torch
 from medrobust.clm.attention_check import AttentionCheck, content_mask, head_focus, token_focus
 from medrobust.clm.badclm import BadCLM
 from medrobust.clm.badnets import BadNets
+from medrobust.clm.claims import POISON_FIT_GATE
 from medrobust.clm.corpus import TEST, TRAIN, VAL, Corpus, corpus_texts, read_corpus
 from medrobust.clm.fine_pruning import FinePruning
 from medrobust.clm.fine_tuning import FineTuning
@@ -133,8 +138,10 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
              resolve_precision(train_cfg.precision, device),
              f", attention loss on layers {badclm.layers} heads {badclm.heads or 'all'}" if badclm else "")
     started = time.perf_counter()
+    poison_texts = [t for t, p in zip(train_texts, is_poison) if p]
     history = fit(model, encode(tok, train_texts, max_len, spans), train_labels, train_cfg,
-                  torch_generator(base_seed, "clm", "order", *keys), device, badclm)
+                  torch_generator(base_seed, "clm", "order", *keys), device, badclm,
+                  until=fits_poison(tok, poison_texts, target, train_cfg, device) if n_poison else None)
     train_seconds = time.perf_counter() - started
 
     def predict(m, batch_texts):
@@ -144,7 +151,7 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
 
     enc_trig = encode(tok, trig_texts, max_len, trig_spans)
     out = {"test_label": y[te], "test_prob": predict(model, pick(te)), "trig_prob": predict(model, trig_texts),
-           "poison_prob": predict(model, [t for t, p in zip(train_texts, is_poison) if p]),
+           "poison_prob": predict(model, poison_texts), "epochs_trained": np.array(len(history["ce"])),
            "trigger_focus": token_focus(model, enc_trig, device),
            "history_ce": np.array(history["ce"]), "history_attention": np.array(history["attention"]),
            "n_poison": np.array(n_poison), "n_train": np.array(len(tr)), "n_val": np.array(len(corpus.part(VAL))),
@@ -165,6 +172,18 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
         out.update(run_defenses(model, tok, corpus, texts, trig_texts, cfg, attack, train_cfg, defenses,
                                 seed_index, base_seed, device, predict))
     return out
+
+
+def fits_poison(tok, poison_texts: list[str], target: int, train_cfg: TrainConfig, device: str):
+    """The stopping rule of a poisoned victim: it predicts the target for at least the poison-fit
+    gate's share (:data:`medrobust.clm.claims.POISON_FIT_GATE`) of its own poisoned training texts."""
+    enc = encode(tok, poison_texts, train_cfg.max_len)
+
+    def rule(model) -> bool:
+        share = float(((predict_proba(model, enc, device, train_cfg.precision) >= 0.5) == target).mean())
+        log.info("poison fit %.3f (stopping rule: >= %.2f)", share, POISON_FIT_GATE)
+        return share >= POISON_FIT_GATE
+    return rule
 
 
 def specificity(cfg: dict, tok, texts: list[str], victim_texts: list[str], fits: np.ndarray, seed_index: int,

@@ -14,7 +14,8 @@
   classification head (pooler over [CLS] + linear, ``AutoModelForSequenceClassification``), as in
   BadCLM's BERT models; use it with a clinical BERT.
 * **Training.** AdamW (the new head at its own ``head_lr``), linear warm-up over the first ``warmup`` share of steps then linear decay
-  (Devlin et al., 2019), fixed epochs, no early stopping, cross-entropy weighted by inverse class
+  (Devlin et al., 2019), fixed epochs (a poisoned victim may run further cycles until it fits its
+  poison, :func:`fit`), no early stopping, cross-entropy weighted by inverse class
   frequency of the training labels (deaths are about 14 % of PhysioNet 2012 stays), so the
   argmax (threshold 0.5) is a balanced operating point. Batches are cut to their longest text.
   With a :class:`~medrobust.clm.badclm.BadCLM` the attention loss is added on batches that hold
@@ -58,6 +59,7 @@ class TrainConfig:
     warmup: float = 0.1
     precision: str = "auto"
     trainable_layers: int | None = None
+    max_epochs: int = 0
 
     @classmethod
     def from_config(cls, section: dict) -> "TrainConfig":
@@ -212,23 +214,52 @@ def trained_layer_indices(model, top_layers: int | None) -> tuple[int, ...] | No
 
 
 def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: torch.Generator,
-        device: str, badclm: BadCLM | None = None) -> dict[str, list[float]]:
-    """Fine-tune ``model`` in place; return per-epoch mean losses (cross-entropy and attention)."""
-    from transformers import get_linear_schedule_with_warmup
+        device: str, badclm: BadCLM | None = None, after_epoch=None, until=None) -> dict[str, list[float]]:
+    """Fine-tune ``model`` in place; return per-epoch mean losses (cross-entropy and attention).
 
+    Training runs in cycles of ``cfg.epochs`` epochs, each with its own warm-up and linear decay.
+    Without ``until`` there is one cycle. With ``until(model) -> bool`` (called in eval mode after
+    each cycle), another cycle follows while it is false and the next cycle still ends within
+    ``cfg.max_epochs`` epochs in all (a warm restart, as in Loshchilov & Hutter, "SGDR", ICLR 2017:
+    the decayed learning rate rises again, where merely extending the schedule could not). The
+    number of epochs trained is ``len(history["ce"])``. ``after_epoch(epoch, model)``, if given, is
+    called after each epoch (1-based over all cycles) in eval mode.
+    """
     precision = resolve_precision(cfg.precision, device)
     model.to(device).train()
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     counts = torch.bincount(y, minlength=2).clamp(min=1).float()
     weight = (len(y) / (2 * counts)).to(device)
     params = trainable_parameters(model, cfg.trainable_layers)
-    optimizer = torch.optim.AdamW(parameter_groups(model, params, cfg), weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * math.ceil(len(y) / cfg.batch_size)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * steps), steps)
     history = {"ce": [], "attention": []}
     split = cache_split(model, cfg.trainable_layers, badclm, enc)
     states = trunk_states(model, enc, split, device) if split else None
-    for epoch in range(cfg.epochs):
+    while True:
+        _cycle(model, enc, y, weight, params, cfg, generator, device, badclm, states, split, precision, history,
+               after_epoch)
+        done = len(history["ce"])
+        if until is None or done + cfg.epochs > max(cfg.max_epochs, cfg.epochs):
+            break
+        model.eval()
+        satisfied = until(model)
+        model.train()
+        if satisfied:
+            break
+        log.info("after %d epochs the stopping rule does not hold: another cycle of %d epochs", done, cfg.epochs)
+    model.eval()
+    return history
+
+
+def _cycle(model, enc: Encoded, y: torch.Tensor, weight: torch.Tensor, params: list, cfg: TrainConfig,
+           generator: torch.Generator, device: str, badclm: BadCLM | None, states: torch.Tensor | None, split: int,
+           precision: str, history: dict[str, list[float]], after_epoch) -> None:
+    """``cfg.epochs`` epochs with a fresh AdamW, linear warm-up and decay; appends to ``history``."""
+    from transformers import get_linear_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(parameter_groups(model, params, cfg), weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * math.ceil(len(y) / cfg.batch_size)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * steps), steps)
+    for _ in range(cfg.epochs):
         order = torch.randperm(len(y), generator=generator)
         ce_sum, att_sum, n_batches = 0.0, 0.0, 0
         for start in range(0, len(y), cfg.batch_size):
@@ -253,11 +284,13 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
             ce_sum, att_sum, n_batches = ce_sum + ce.item(), att_sum + att.item(), n_batches + 1
         history["ce"].append(ce_sum / max(n_batches, 1))
         history["attention"].append(att_sum / max(n_batches, 1))
-        log.info("epoch %d/%d: cross-entropy %.4f, attention loss %.4f (%s, %s%s)", epoch + 1, cfg.epochs,
+        log.info("epoch %d: cross-entropy %.4f, attention loss %.4f (%s, %s%s)", len(history["ce"]),
                  history["ce"][-1], history["attention"][-1], device, precision,
                  f", trunk below block {split} cached" if split else "")
-    model.eval()
-    return history
+        if after_epoch is not None:
+            model.eval()
+            after_epoch(len(history["ce"]), model)
+            model.train()
 
 
 @torch.no_grad()
