@@ -97,3 +97,13 @@ def test_missing_attacks_give_not_run():
 def test_the_study_imports_no_legacy_rules():
     package = Path(C.__file__).parent
     assert not [p.name for p in package.glob("*.py") if "legacy_claims" in p.read_text()]
+
+
+def test_beats_badnets_says_how_many_epochs_each_attack_trained():
+    m = pooled()
+    for rate in CTX.rates:
+        m[("badclm", "none", C.setting(rate), "epochs_trained")] = C.Estimate(3.0, float("nan"), float("nan"), 1)
+        m[("badnets", "none", C.setting(rate), "epochs_trained")] = C.Estimate(6.0, float("nan"), float("nan"), 1)
+    record = next(c for c in C.judge_all(m, CTX) if c.claim_id == "clm-badclm-beats-badnets")
+    assert "BadCLM 0.950 [" in record.statement and "after 3 epochs, BadNets" in record.statement
+    assert record.statement.count("after 6 epochs") == 2

@@ -224,10 +224,14 @@ class Collector:
             rng = make_rng(self.base_seed, "clm", "boot", *key)
             self.put(key, seed_bootstrap(fn, per_seed, rng, self.n_boot), len(per_seed))
 
-    def value(self, key, values: list[float]) -> None:
+    def value(self, key, values: list[float], for_claims: bool = False) -> None:
+        """A mean over seeds without an interval; ``for_claims``: the claims may quote it too."""
         if values:
-            self.rows.append(Metric("clm", self.dataset, self.model, key[0], key[1], key[3], float(np.mean(values)),
+            mean = float(np.mean(values))
+            self.rows.append(Metric("clm", self.dataset, self.model, key[0], key[1], key[3], mean,
                                     n=len(values), seeds=len(values), setting=key[2]))
+            if for_claims:
+                self.estimates[key] = Estimate(mean, float("nan"), float("nan"), len(values))
 
     # -- one model's own rates (clean or attacked) --
 
@@ -283,7 +287,8 @@ class Collector:
             self.difference(key("false_trigger_minus_clean_model"), false_own, false_base)
             self.share(key("poison_fit"), [hits(predicted(r["poison_prob"]) == t) for r in runs if len(r["poison_prob"])])
             self.value(key("n_poison"), [float(r["n_poison"]) for r in runs])
-            self.value(key("epochs_trained"), [float(r["epochs_trained"]) for r in runs if "epochs_trained" in r])
+            self.value(key("epochs_trained"), [float(r["epochs_trained"]) for r in runs if "epochs_trained" in r],
+                       for_claims=True)
             self.value(key("trigger_attention"), [float(r["trigger_focus"].max()) for r in runs])
             self.value(key("steered_heads"), [float(len(r["steered_heads"])) for r in runs
                                               if len(r.get("steered_heads", []))])
