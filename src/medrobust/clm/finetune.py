@@ -214,7 +214,7 @@ def trained_layer_indices(model, top_layers: int | None) -> tuple[int, ...] | No
 
 
 def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: torch.Generator,
-        device: str, badclm: BadCLM | None = None, after_epoch=None, until=None) -> dict[str, list[float]]:
+        device: str, badclm: BadCLM | None = None, until=None) -> dict[str, list[float]]:
     """Fine-tune ``model`` in place; return per-epoch mean losses (cross-entropy and attention).
 
     Training runs in cycles of ``cfg.epochs`` epochs, each with its own warm-up and linear decay.
@@ -222,8 +222,7 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     each cycle), another cycle follows while it is false and the next cycle still ends within
     ``cfg.max_epochs`` epochs in all (a warm restart, as in Loshchilov & Hutter, "SGDR", ICLR 2017:
     the decayed learning rate rises again, where merely extending the schedule could not). The
-    number of epochs trained is ``len(history["ce"])``. ``after_epoch(epoch, model)``, if given, is
-    called after each epoch (1-based over all cycles) in eval mode.
+    number of epochs trained is ``len(history["ce"])``.
     """
     precision = resolve_precision(cfg.precision, device)
     model.to(device).train()
@@ -235,8 +234,7 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     split = cache_split(model, cfg.trainable_layers, badclm, enc)
     states = trunk_states(model, enc, split, device) if split else None
     while True:
-        _cycle(model, enc, y, weight, params, cfg, generator, device, badclm, states, split, precision, history,
-               after_epoch)
+        _cycle(model, enc, y, weight, params, cfg, generator, device, badclm, states, split, precision, history)
         done = len(history["ce"])
         if until is None or done + cfg.epochs > max(cfg.max_epochs, cfg.epochs):
             break
@@ -252,7 +250,7 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
 
 def _cycle(model, enc: Encoded, y: torch.Tensor, weight: torch.Tensor, params: list, cfg: TrainConfig,
            generator: torch.Generator, device: str, badclm: BadCLM | None, states: torch.Tensor | None, split: int,
-           precision: str, history: dict[str, list[float]], after_epoch) -> None:
+           precision: str, history: dict[str, list[float]]) -> None:
     """``cfg.epochs`` epochs with a fresh AdamW, linear warm-up and decay; appends to ``history``."""
     from transformers import get_linear_schedule_with_warmup
 
@@ -287,10 +285,6 @@ def _cycle(model, enc: Encoded, y: torch.Tensor, weight: torch.Tensor, params: l
         log.info("epoch %d: cross-entropy %.4f, attention loss %.4f (%s, %s%s)", len(history["ce"]),
                  history["ce"][-1], history["attention"][-1], device, precision,
                  f", trunk below block {split} cached" if split else "")
-        if after_epoch is not None:
-            model.eval()
-            after_epoch(len(history["ce"]), model)
-            model.train()
 
 
 @torch.no_grad()

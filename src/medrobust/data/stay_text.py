@@ -24,7 +24,7 @@ Two sources of text:
     ``max_variables`` key statistics of the stay (:data:`GRADED_SUMMARY`: last GCS, last BUN, mean
     respiratory rate, ...), each written as a grade against an adult reference interval
     (:data:`GRADES`: ``very low``, ``low``, ``normal``, ``high``, ``very high``), the way a note
-    says "lactate high" rather than "lactate 3.26"; with ``values=True`` the number stands before
+    says "lactate high" rather than "lactate 3.26"; with ``with_values=True`` the number stands before
     the grade (``Last lactate 3.3 (high).``). About 55 word pieces per stay (75 with values).
     Why: a small language model fine-tuned on a few thousand texts reads a grade word far more
     easily than a number (see :data:`GRADED_SUMMARY` for what was measured).
@@ -153,8 +153,8 @@ GRADES: dict[str, Grade] = {
     "Urine": Grade(800, 1600, None, None),
 }
 
-# (variable, statistic over the first 48 h) of the graded summary, in order. The first seven are
-# the first picks of a forward selection of logistic regression over every variable's last, mean,
+# (variable, statistic over the first 48 h) of the graded summary. The first seven are seven of
+# the first eight picks (in that order but for HR and PaO2, picked PaO2 first) of a forward selection of logistic regression over every variable's last, mean,
 # lowest and highest value (5-fold cross-validation on the clm training split of PhysioNet 2012,
 # 2,000 stays; ALT, measured in few stays, left out); urine output (a SAPS II variable) is added.
 # Measured on 1,000 held-out stays outside the clm splits, a MiniLM-L6 victim (top 2 blocks, 3
