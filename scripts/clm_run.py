@@ -13,6 +13,7 @@ torch.set_num_threads(snakemake.threads)
 attack, rate, seed_index = snakemake.wildcards.clm_attack, float(snakemake.wildcards.clm_rate), int(snakemake.wildcards.clm_seed)
 seed_everything(derive_seed(snakemake.params.seed, "clm", "init", rate, seed_index), snakemake.params.deterministic)
 result = run_from_files(snakemake.input.corpus, snakemake.params.clm, attack, rate, seed_index, snakemake.params.seed,
-                        torch_device(), snakemake.params.mimic3_path, tuple(snakemake.params.open_datasets))
+                        torch_device(), snakemake.params.mimic3_path, tuple(snakemake.params.open_datasets),
+                        snakemake.input.trunk)
 write_npz(snakemake.output[0], **result)
 log.info("wrote %d arrays", len(result))

@@ -1,8 +1,9 @@
 # Study clm: BadCLM, the attention-based backdoor of clinical language models (Lyu et al., AMIA
 # 2024), against plain trigger poisoning, and text-backdoor defenses. Library: src/medrobust/clm/.
 #
-# cohort (or MIMIC-III notes) -> clm_corpus -> clm_run (clean model, and each attack x rate, per seed;
-#        the selected-heads BadCLM variant at the headline rate only)
+# cohort (or MIMIC-III notes) -> clm_corpus -> clm_trunk (the frozen blocks' states of every text, once)
+#        -> clm_run (clean model, and each attack x rate, per seed; the selected-heads BadCLM variant
+#        at the headline rate only)
 #        -> clm_collect (metrics.csv, claims.csv; claims judged in src/medrobust/clm/claims.py) -> clm_figures
 
 import importlib.util
@@ -58,9 +59,35 @@ rule clm_corpus:
         "../../scripts/clm_corpus.py"
 
 
+rule clm_trunk:
+    input:
+        corpus=f"{CLM_DIR}/corpus.npz",
+    output:
+        f"{CLM_DIR}/trunk.npz",
+    log:
+        f"{CLM_LOGS}/trunk.log",
+    benchmark:
+        "results/benchmarks/clm/clm_trunk.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    # the one job every clm_run waits for: both cores when it has them
+    threads: 2
+    resources:
+        # a GPU only when there is a frozen trunk to run (paper.yaml trains every block: nothing to cache)
+        **({"gpu": 1} if CLM["gpu"] and CLM["training"]["trainable_layers"] is not None else {}),
+        mem_mb=6000,
+        runtime=30,
+    params:
+        **CLM_PARAMS,
+        open_datasets=config["data"]["open_datasets"],
+    script:
+        "../../scripts/clm_trunk.py"
+
+
 rule clm_run:
     input:
         corpus=f"{CLM_DIR}/corpus.npz",
+        trunk=f"{CLM_DIR}/trunk.npz",
     output:
         f"{CLM_DIR}/runs/{{clm_attack}}_rate{{clm_rate}}_seed{{clm_seed}}.npz",
     log:

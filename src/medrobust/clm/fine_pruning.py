@@ -7,7 +7,8 @@ prunable units are the feed-forward (intermediate) neurons of the **last encoder
 mean activation (after GELU) over the content tokens of the defender's clean texts is measured,
 the ``prune_fraction`` least active are cut by a fixed zero mask on the layer's output (a forward
 hook, so they stay cut while the rest of the model is fine-tuned), and the pruned model is then
-fine-tuned as in :mod:`medrobust.clm.fine_tuning`. ``apply(model, data)`` returns a new model.
+fine-tuned as in :mod:`medrobust.clm.fine_tuning`. ``apply(model, data)`` returns a new model;
+``trunk`` (the job's :class:`~medrobust.clm.trunk.TrunkCache`) spares the frozen blocks' forwards.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from medrobust.clm.finetune import Encoded, TrainConfig, fit
+from medrobust.clm.finetune import Encoded, TrainConfig, fit, logits_of
+from medrobust.clm.trunk import TrunkCache
 
 
 def last_ffn(model) -> torch.nn.Module:
@@ -26,16 +28,17 @@ def last_ffn(model) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def mean_activation(model, enc: Encoded, device: str, batch_size: int = 64) -> np.ndarray:
+def mean_activation(model, enc: Encoded, device: str, batch_size: int = 64,
+                    trunk: TrunkCache | None = None) -> np.ndarray:
     sums, count = None, 0
     captured = {}
     handle = last_ffn(model).register_forward_hook(lambda m, i, o: captured.__setitem__("out", o))
     model.to(device).eval()
     try:
         for start in range(0, len(enc), batch_size):
-            batch = enc.batch(np.arange(start, min(start + batch_size, len(enc)))).to(device)
-            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-            keep = batch.attention_mask.bool()
+            batch = enc.batch(np.arange(start, min(start + batch_size, len(enc))))
+            logits_of(model, batch, device, trunk)
+            keep = batch.attention_mask.to(device).bool()
             part = captured["out"][keep].float().sum(dim=0)
             sums = part if sums is None else sums + part
             count += int(keep.sum())
@@ -49,14 +52,15 @@ class FinePruning:
     train: TrainConfig
     prune_fraction: float = 0.3
 
-    def apply(self, model, data: tuple[Encoded, np.ndarray], generator: torch.Generator, device: str):
+    def apply(self, model, data: tuple[Encoded, np.ndarray], generator: torch.Generator, device: str,
+              trunk: TrunkCache | None = None):
         enc, labels = data
         pruned = copy.deepcopy(model)
-        activation = mean_activation(pruned, enc, device)
+        activation = mean_activation(pruned, enc, device, trunk=trunk)
         cut = np.argsort(activation, kind="stable")[:int(round(self.prune_fraction * len(activation)))]
         mask = torch.ones(len(activation), device=device)
         mask[torch.as_tensor(cut, device=device)] = 0.0
         last_ffn(pruned).register_forward_hook(lambda m, i, o: o * mask.to(o.dtype))
         pruned.pruned_units = len(cut)
-        fit(pruned, enc, labels, self.train, generator, device)
+        fit(pruned, enc, labels, self.train, generator, device, trunk=trunk)
         return pruned

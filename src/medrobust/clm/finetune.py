@@ -21,7 +21,9 @@
   With a :class:`~medrobust.clm.badclm.BadCLM` the attention loss is added on batches that hold
   poisoned texts (attentions are only requested for those batches). With frozen lower blocks
   (``trainable_layers``) their output is computed once per text and cached
-  (:mod:`medrobust.clm.trunk`), so each step runs only the trained blocks and the head.
+  (:mod:`medrobust.clm.trunk`), so each step runs only the trained blocks and the head; with a
+  :class:`~medrobust.clm.trunk.TrunkCache` (``trunk=``) training and prediction read the states
+  of texts seen before instead of running the frozen blocks again.
 * **Precision.** ``precision="auto"`` uses ``torch.autocast(dtype=bfloat16)`` on a GPU that
   supports bf16 and on a CPU with AVX512-BF16 or AMX (checked with ``torch.cpu``); elsewhere fp32,
   because without those instructions bf16 on CPU is emulated and slower. A GPU is used whenever
@@ -42,7 +44,7 @@ import torch
 
 from medrobust.clm.badclm import BadCLM
 from medrobust.clm.triggers import Span
-from medrobust.clm.trunk import cache_split, encoder_layers, top_forward, trunk_states
+from medrobust.clm.trunk import TrunkCache, cache_split, encoder_layers, top_forward, trunk_states
 
 log = logging.getLogger(__name__)
 TINY_RANDOM = "tiny-random-bert"
@@ -214,7 +216,8 @@ def trained_layer_indices(model, top_layers: int | None) -> tuple[int, ...] | No
 
 
 def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: torch.Generator,
-        device: str, badclm: BadCLM | None = None, until=None) -> dict[str, list[float]]:
+        device: str, badclm: BadCLM | None = None, until=None,
+        trunk: TrunkCache | None = None) -> dict[str, list[float]]:
     """Fine-tune ``model`` in place; return per-epoch mean losses (cross-entropy and attention).
 
     Training runs in cycles of ``cfg.epochs`` epochs, each with its own warm-up and linear decay.
@@ -222,7 +225,8 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     each cycle), another cycle follows while it is false and the next cycle still ends within
     ``cfg.max_epochs`` epochs in all (a warm restart, as in Loshchilov & Hutter, "SGDR", ICLR 2017:
     the decayed learning rate rises again, where merely extending the schedule could not). The
-    number of epochs trained is ``len(history["ce"])``.
+    number of epochs trained is ``len(history["ce"])``. ``trunk``: a cache of the frozen blocks'
+    states to read (and fill), used when its split is the one this training freezes.
     """
     precision = resolve_precision(cfg.precision, device)
     model.to(device).train()
@@ -232,7 +236,10 @@ def fit(model, enc: Encoded, labels: np.ndarray, cfg: TrainConfig, generator: to
     params = trainable_parameters(model, cfg.trainable_layers)
     history = {"ce": [], "attention": []}
     split = cache_split(model, cfg.trainable_layers, badclm, enc)
-    states = trunk_states(model, enc, split, device) if split else None
+    states = None
+    if split:
+        cached = trunk is not None and trunk.split == split
+        states = trunk.states(model, enc, device) if cached else trunk_states(model, enc, split, device)
     while True:
         _cycle(model, enc, y, weight, params, cfg, generator, device, badclm, states, split, precision, history)
         done = len(history["ce"])
@@ -288,17 +295,27 @@ def _cycle(model, enc: Encoded, y: torch.Tensor, weight: torch.Tensor, params: l
 
 
 @torch.no_grad()
-def predict_proba(model, enc: Encoded, device: str, precision: str = "auto", batch_size: int = 128) -> np.ndarray:
-    """P(class 1) per text."""
+def predict_proba(model, enc: Encoded, device: str, precision: str = "auto", batch_size: int = 128,
+                  trunk: TrunkCache | None = None) -> np.ndarray:
+    """P(class 1) per text; with ``trunk`` (whose frozen blocks ``model`` shares) only the top blocks run."""
     precision = resolve_precision(precision, device)
     model.to(device).eval()
     out = []
     for start in range(0, len(enc), batch_size):
-        batch = enc.batch(np.arange(start, min(start + batch_size, len(enc)))).to(device)
+        batch = enc.batch(np.arange(start, min(start + batch_size, len(enc))))
         with autocast(device, precision):
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+            logits = logits_of(model, batch, device, trunk)
         out.append(torch.softmax(logits.float(), dim=-1)[:, 1].cpu())
     return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def logits_of(model, batch: Encoded, device: str, trunk: TrunkCache | None = None) -> torch.Tensor:
+    """The model's logits for one batch, from cached trunk states when ``trunk`` is given."""
+    if trunk is None:
+        batch = batch.to(device)
+        return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    hidden = trunk.states(model, batch, device)
+    return top_forward(model, hidden, batch.attention_mask.to(device), trunk.split).logits
 
 
 @torch.no_grad()
