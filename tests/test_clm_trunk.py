@@ -91,14 +91,16 @@ def synthetic_corpus(dataset: str = "challenge2012") -> tuple[Corpus, list[str]]
 @pytest.fixture(scope="module")
 def minilm_cfg() -> dict:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["clm"] = {"training": {"epochs": 1, "max_len": 32, "batch_size": 16}, "defenses": [], "n_detect": 4}
+    config["clm"] = {"training": {"epochs": 1, "max_len": 32, "batch_size": 16}, "n_detect": 4,
+                     "strip": {"copies": 2}, "fine_tuning": {"epochs": 1}}
     return validate(config, load_schema(ROOT / "workflow" / "schemas"), environ={})["clm"]
 
 
 def test_jobs_reading_the_shared_trunk_run_it_only_on_their_new_texts(minilm_cfg, tmp_path):
-    """The real MiniLM-L6, one trained block: the file holds every corpus text and every altered test
-    text of the seed, so the clean job runs the frozen blocks on nothing and a poisoned job on its
-    poisoned training texts only, and both give the numbers of a job without the file."""
+    """The real MiniLM-L6, one trained block: the file holds every corpus text, every altered test
+    text of the seed and what ONION and STRIP hand to the model, so the clean job runs the frozen
+    blocks on nothing and a poisoned headline job (every defense) on its poisoned training texts
+    only, and both give the numbers of a job without the file."""
     corpus, texts = synthetic_corpus()
     shared = shared_trunk(corpus, texts, minilm_cfg, 7, "cpu", ("challenge2012",))
     assert shared is not None and shared.split == 5
@@ -110,7 +112,9 @@ def test_jobs_reading_the_shared_trunk_run_it_only_on_their_new_texts(minilm_cfg
         cache.store = dict(shared.store)
         torch.manual_seed(0)
         results[attack] = run_job(corpus, texts, minilm_cfg, attack, rate, 0, 7, "cpu", trunk=cache), cache.computed
-        for key in ("test_prob", "trig_prob", "trig_first_prob", "control_prob", "poison_prob"):
+        keys = ["test_prob", "trig_prob", "trig_first_prob", "control_prob", "poison_prob", "strip_pos", "onion_neg"]
+        keys += ["onion_test_prob", "fine_tuning_trig_prob", "fine_pruning_test_prob"] if attack != "none" else []
+        for key in keys:
             np.testing.assert_allclose(results[attack][0][key], alone[key], atol=1e-4, err_msg=key)
     assert results["none"][1] == 0
     assert results["badnets"][1] == int(results["badnets"][0]["n_poison"]) == 3

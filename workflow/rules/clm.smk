@@ -38,6 +38,14 @@ CLM_CORPUS_INPUT = [] if CLM["text"] == "notes" else [f"results/data/{CLM['datas
 CLM_PARAMS = {"clm": CLM, "seed": config["seed"], "mimic3_path": config["data"]["mimic3_path"]}
 
 
+def clm_run_priority(wildcards):
+    """Longest jobs first, so the cores finish together: BadNets trains longest (it fits its poison
+    a cycle later), and the headline rate and the clean model run the defenses."""
+    headline = abs(float(wildcards.clm_rate) - CLM["headline_setting"]["poison_rate"]) < 1e-12
+    defended = headline or wildcards.clm_attack == "none"
+    return 2 * (wildcards.clm_attack == "badnets") + 2 * defended + (wildcards.clm_attack in ("badnets", "badclm"))
+
+
 rule clm_corpus:
     input:
         CLM_CORPUS_INPUT,
@@ -94,6 +102,7 @@ rule clm_run:
         f"{CLM_LOGS}/runs/{{clm_attack}}_rate{{clm_rate}}_seed{{clm_seed}}.log",
     benchmark:
         "results/benchmarks/clm/clm_run_{clm_attack}_rate{clm_rate}_seed{clm_seed}.tsv"
+    priority: clm_run_priority
     conda:
         "../../envs/torch.yaml"
     # one thread per job and two jobs side by side on 2 cores: as fast as one 2-thread job on an

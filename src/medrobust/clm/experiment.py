@@ -111,16 +111,19 @@ def run_from_files(corpus_path: str, cfg: dict, attack: str, rate: float, seed_i
 
 def shared_trunk(corpus: Corpus, texts: list[str], cfg: dict, base_seed: int, device: str,
                  open_datasets: tuple[str, ...] = ()) -> TrunkCache | None:
-    """Trunk states of every corpus text and of every seed's altered test texts (:func:`probe_texts`);
-    None when nothing is frozen or the text is credentialed (never written to disk)."""
+    """Trunk states of every corpus text and of every seed's altered test texts (:func:`probe_texts`)
+    and defense inputs (:func:`defense_inputs`); None when nothing is frozen, the model is a random
+    test model, or the text is credentialed (never written to disk)."""
     model, tok = load_model(cfg["model"], pooling=cfg["pooling"])
     split, max_len = frozen_blocks(model, cfg["training"]["trainable_layers"]), int(cfg["training"]["max_len"])
     # a random test model's trunk is drawn per job (seeded by its wildcards): nothing to share
     if not split or cfg["model"] == TINY_RANDOM or not (corpus.source == "serialised" and corpus.dataset in open_datasets):
         return None
-    cache = TrunkCache(split)
-    batches = [texts] + [probe for seed_index in range(int(cfg["seeds"]))
-                         for probe, _ in probe_texts(cfg, tok, corpus, texts, seed_index, base_seed)[0].values()]
+    cache, batches = TrunkCache(split), [texts]
+    for seed_index in range(int(cfg["seeds"])):
+        probes = probe_texts(cfg, tok, corpus, texts, seed_index, base_seed)[0]
+        batches += [probe for probe, _ in probes.values()]
+        batches.append(defense_inputs(cfg, corpus, texts, probes["trig"][0], seed_index, base_seed))
     for batch in batches:
         enc = encode(tok, batch, max_len)
         cache.add(model, enc, TrunkCache.keys(enc), device)
@@ -284,25 +287,21 @@ def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[
                  train_cfg: TrainConfig, defenses: set[str], seed_index: int, base_seed: int, device: str,
                  predict, trunk: TrunkCache | None = None) -> dict[str, np.ndarray]:
     y, max_len = corpus.label.astype(np.int64), train_cfg.max_len
-    tr, va, te = corpus.part(TRAIN), corpus.part(VAL), corpus.part(TEST)
-    va_fit, va_thr = va[: len(va) // 2], va[len(va) // 2:]
+    va, te = corpus.part(VAL), corpus.part(TEST)
+    va_fit, _ = defender_halves(corpus)
     pick = lambda idx: [texts[i] for i in idx]  # noqa: E731
-    n_detect = int(cfg["n_detect"])
-    rng = make_rng(base_seed, "clm", "detect", seed_index)
-    negatives = pick(np.sort(rng.choice(te, size=min(n_detect, len(te)), replace=False)))
-    positives = trig_texts[:n_detect]
-    sets = {"pos": positives, "neg": negatives, "thr": pick(va_thr)}
+    sets = detection_sets(cfg, corpus, texts, trig_texts, seed_index, base_seed)
+    negatives = sets["neg"]
     out: dict[str, np.ndarray] = {}
 
     if "onion" in defenses:
-        onion = Onion(cfg["onion"]["word_quantile"]).fit(pick(tr), pick(va_fit))
+        onion = fitted_onion(cfg, corpus, texts)
         out.update({f"onion_{k}": onion.score(v) for k, v in sets.items()})
         if attack != "none":
             out["onion_test_prob"] = predict(model, onion.apply(pick(te)))
             out["onion_trig_prob"] = predict(model, onion.apply(trig_texts))
     if "strip" in defenses:
-        strip = Strip(cfg["strip"]["copies"], cfg["strip"]["replace_fraction"]).fit(pick(va_fit))
-        srng = make_rng(base_seed, "clm", "strip", seed_index)
+        strip, srng = fitted_strip(cfg, corpus, texts), make_rng(base_seed, "clm", "strip", seed_index)
         out.update({f"strip_{k}": strip.score(v, lambda t: predict(model, t), srng) for k, v in sets.items()})
     if "attention_check" in defenses:
         focus = {}
@@ -329,6 +328,49 @@ def run_defenses(model, tok, corpus: Corpus, texts: list[str], trig_texts: list[
             out[f"{name}_test_prob"] = predict(defended, pick(te))
             out[f"{name}_trig_prob"] = predict(defended, trig_texts)
             del defended
+    return out
+
+
+def defender_halves(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """The defender's clean validation texts cut in two: ``fit`` and ``threshold`` (module docstring)."""
+    va = corpus.part(VAL)
+    return va[: len(va) // 2], va[len(va) // 2:]
+
+
+def detection_sets(cfg: dict, corpus: Corpus, texts: list[str], trig_texts: list[str], seed_index: int,
+                   base_seed: int) -> dict[str, list[str]]:
+    """The detectors' texts: ``n_detect`` triggered test texts (``pos``), ``n_detect`` clean test
+    texts of both classes (``neg``) and the threshold half of the validation texts (``thr``)."""
+    te, n_detect = corpus.part(TEST), int(cfg["n_detect"])
+    rng = make_rng(base_seed, "clm", "detect", seed_index)
+    negatives = np.sort(rng.choice(te, size=min(n_detect, len(te)), replace=False))
+    return {"pos": trig_texts[:n_detect], "neg": [texts[i] for i in negatives],
+            "thr": [texts[i] for i in defender_halves(corpus)[1]]}
+
+
+def fitted_onion(cfg: dict, corpus: Corpus, texts: list[str]) -> Onion:
+    """ONION's LM on the clean training texts, its threshold on the fit half of the validation texts."""
+    return Onion(cfg["onion"]["word_quantile"]).fit([texts[i] for i in corpus.part(TRAIN)],
+                                                    [texts[i] for i in defender_halves(corpus)[0]])
+
+
+def fitted_strip(cfg: dict, corpus: Corpus, texts: list[str]) -> Strip:
+    return Strip(cfg["strip"]["copies"], cfg["strip"]["replace_fraction"]).fit(
+        [texts[i] for i in defender_halves(corpus)[0]])
+
+
+def defense_inputs(cfg: dict, corpus: Corpus, texts: list[str], trig_texts: list[str], seed_index: int,
+                   base_seed: int) -> list[str]:
+    """The texts ONION (its filtered test texts) and STRIP (its perturbed copies) hand to the model in
+    :func:`run_defenses`: the same in every job of a seed, so the shared trunk holds them."""
+    defenses, out = set(cfg["defenses"]), []
+    if "onion" in defenses:
+        onion = fitted_onion(cfg, corpus, texts)
+        out += onion.apply([texts[i] for i in corpus.part(TEST)]) + onion.apply(trig_texts)
+    if "strip" in defenses:
+        strip, srng = fitted_strip(cfg, corpus, texts), make_rng(base_seed, "clm", "strip", seed_index)
+        for batch in detection_sets(cfg, corpus, texts, trig_texts, seed_index, base_seed).values():
+            out += strip.perturbed(batch, srng)
     return out
 
 

@@ -40,9 +40,12 @@ class Strip:
             words[position] = donor[int(rng.integers(len(donor)))]
         return " ".join(words)
 
+    def perturbed(self, texts: Sequence[str], rng: np.random.Generator) -> list[str]:
+        """``copies`` perturbed versions of each text, text by text."""
+        return [self.perturb(t, rng) for t in texts for _ in range(self.copies)]
+
     def score(self, texts: Sequence[str], predict: Callable[[list[str]], np.ndarray],
               rng: np.random.Generator) -> np.ndarray:
-        perturbed = [self.perturb(t, rng) for t in texts for _ in range(self.copies)]
-        p = np.clip(predict(perturbed), 1e-7, 1 - 1e-7).reshape(len(texts), self.copies)
+        p = np.clip(predict(self.perturbed(texts, rng)), 1e-7, 1 - 1e-7).reshape(len(texts), self.copies)
         entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
         return -entropy.mean(axis=1)
