@@ -3,6 +3,11 @@ from medrobust.core.runlog import to_rule_log
 
 log = to_rule_log(snakemake.log[0])
 
+import os  # noqa: E402
+
+# one core per job: the tokenizer's thread pool would take the other job's core
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 import torch  # noqa: E402
 
 from medrobust.clm.experiment import run_from_files  # noqa: E402

@@ -300,13 +300,20 @@ def predict_proba(model, enc: Encoded, device: str, precision: str = "auto", bat
     """P(class 1) per text; with ``trunk`` (whose frozen blocks ``model`` shares) only the top blocks run."""
     precision = resolve_precision(precision, device)
     model.to(device).eval()
-    out = []
+    order = by_length(enc)
+    out = torch.zeros(len(enc))
     for start in range(0, len(enc), batch_size):
-        batch = enc.batch(np.arange(start, min(start + batch_size, len(enc))))
+        index = order[start:start + batch_size]
         with autocast(device, precision):
-            logits = logits_of(model, batch, device, trunk)
-        out.append(torch.softmax(logits.float(), dim=-1)[:, 1].cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0)
+            logits = logits_of(model, enc.batch(index), device, trunk)
+        out[index] = torch.softmax(logits.float(), dim=-1)[:, 1].cpu()
+    return out.numpy()
+
+
+def by_length(enc: Encoded) -> np.ndarray:
+    """Text order by length: batches of similar texts carry little padding (inference only; the
+    result is put back in the input order, and eval mode makes each text's output its own)."""
+    return np.argsort(enc.attention_mask.sum(dim=1).numpy(), kind="stable")
 
 
 def logits_of(model, batch: Encoded, device: str, trunk: TrunkCache | None = None) -> torch.Tensor:

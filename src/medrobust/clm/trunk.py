@@ -71,18 +71,21 @@ def run_blocks(blocks, hidden: torch.Tensor, attention_mask: torch.Tensor) -> to
 
 @torch.no_grad()
 def trunk_states(model, enc, split: int, device: str, batch_size: int = 64) -> torch.Tensor:
-    """(N, L, H) output of the embeddings and the blocks below ``split``, in eval mode, on ``device``
-    (zeros on padding: attention masks padded keys, and pooling skips padded queries)."""
+    """(N, L, H) output of the embeddings and the blocks below ``split``, in eval mode, on ``device``.
+
+    Padding positions hold no meaning (attention masks padded keys, pooling skips padded queries)."""
     was_training = model.training
     model.eval()
-    parts, width = [], enc.input_ids.shape[1]
+    out = torch.zeros(len(enc), enc.input_ids.shape[1], model.base_model.config.hidden_size, device=device)
+    order = np.argsort(enc.attention_mask.sum(dim=1).numpy(), kind="stable")  # similar lengths, little padding
     for start in range(0, len(enc), batch_size):
-        batch = enc.batch(np.arange(start, min(start + batch_size, len(enc)))).to(device)  # cut to its longest
+        index = order[start:start + batch_size]
+        batch = enc.batch(index).to(device)  # cut to its longest text
         hidden = model.base_model.embeddings(input_ids=batch.input_ids)
-        hidden = run_blocks(encoder_layers(model)[:split], hidden, batch.attention_mask)
-        parts.append(torch.nn.functional.pad(hidden, (0, 0, 0, width - hidden.shape[1])))
+        out[torch.as_tensor(index, device=device), :hidden.shape[1]] = run_blocks(
+            encoder_layers(model)[:split], hidden, batch.attention_mask)
     model.train(was_training)
-    return torch.cat(parts)
+    return out
 
 
 def top_forward(model, hidden: torch.Tensor, attention_mask: torch.Tensor, split: int,
