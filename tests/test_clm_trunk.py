@@ -14,6 +14,7 @@ import yaml
 
 from medrobust.clm.corpus import Corpus
 from medrobust.clm.experiment import run_job, shared_trunk, write_shared_trunk
+from medrobust.clm.fine_pruning import mean_activation
 from medrobust.clm.finetune import encode, load_model, predict_proba
 from medrobust.clm.trunk import TrunkCache, read_trunk, trunk_states
 from medrobust.config import load_schema, validate
@@ -58,6 +59,9 @@ def test_predictions_through_the_cache_equal_the_full_models(tiny):
     torch.testing.assert_close(torch.from_numpy(predict_proba(model, enc, "cpu", "fp32", batch_size=7, trunk=cache)),
                                torch.from_numpy(full), atol=1e-5, rtol=1e-4)
     assert not np.allclose(full, full.mean())  # a model that tells the texts apart
+    # fine-pruning's activation statistics, read from the packed feed-forward of the cached path
+    np.testing.assert_allclose(mean_activation(model, enc, "cpu", batch_size=7, trunk=cache),
+                               mean_activation(model, enc, "cpu"), atol=1e-5, rtol=1e-4)
 
 
 def test_trunk_file_round_trip_and_refusals(tiny, tmp_path):

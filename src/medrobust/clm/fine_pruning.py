@@ -39,7 +39,8 @@ def mean_activation(model, enc: Encoded, device: str, batch_size: int = 64,
             batch = enc.batch(np.arange(start, min(start + batch_size, len(enc))))
             logits_of(model, batch, device, trunk)
             keep = batch.attention_mask.to(device).bool()
-            part = captured["out"][keep].float().sum(dim=0)
+            out = captured["out"]  # (B, L, units), or (real tokens, units) from a packed block
+            part = (out[keep] if out.dim() == 3 else out).float().sum(dim=0)
             sums = part if sums is None else sums + part
             count += int(keep.sum())
     finally:
