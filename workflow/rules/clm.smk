@@ -36,14 +36,12 @@ CLM_RUNS = [f"{CLM_DIR}/runs/none_rate0_seed{s}.npz" for s in range(CLM["seeds"]
 # notes are read from data.mimic3_path by the jobs themselves; serialised text needs the cohort
 CLM_CORPUS_INPUT = [] if CLM["text"] == "notes" else [f"results/data/{CLM['dataset']}/cohort.npz"]
 CLM_PARAMS = {"clm": CLM, "seed": config["seed"], "mimic3_path": config["data"]["mimic3_path"]}
-
-
-def clm_run_priority(wildcards):
-    """Longest jobs first, so the cores finish together: BadNets trains longest (it fits its poison
-    a cycle later), and the headline rate and the clean model run the defenses."""
-    headline = abs(float(wildcards.clm_rate) - CLM["headline_setting"]["poison_rate"]) < 1e-12
-    defended = headline or wildcards.clm_attack == "none"
-    return 2 * (wildcards.clm_attack == "badnets") + 2 * defended + (wildcards.clm_attack in ("badnets", "badclm"))
+# clm_run's priority: longest jobs first, so the cores finish together. BadNets trains longest (it fits
+# its poison a cycle later); the headline rate (+2) and the clean model run the defenses.
+CLM_PRIORITY = {"badnets": 3, "none": 2, "badclm": 1, "badclm_heads": 0}
+CLM_HEADLINE_RATE = next(
+    (str(r) for r in CLM["rates"] if abs(r - CLM["headline_setting"]["poison_rate"]) < 1e-12), None
+)
 
 
 rule clm_corpus:
@@ -102,7 +100,7 @@ rule clm_run:
         f"{CLM_LOGS}/runs/{{clm_attack}}_rate{{clm_rate}}_seed{{clm_seed}}.log",
     benchmark:
         "results/benchmarks/clm/clm_run_{clm_attack}_rate{clm_rate}_seed{clm_seed}.tsv"
-    priority: clm_run_priority
+    priority: lambda wc: CLM_PRIORITY[wc.clm_attack] + 2 * (wc.clm_rate == CLM_HEADLINE_RATE)
     conda:
         "../../envs/torch.yaml"
     # one thread per job and two jobs side by side on 2 cores: as fast as one 2-thread job on an
