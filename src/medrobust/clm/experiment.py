@@ -114,10 +114,12 @@ def shared_trunk(corpus: Corpus, texts: list[str], cfg: dict, base_seed: int, de
     """Trunk states of every corpus text and of every seed's altered test texts (:func:`probe_texts`)
     and defense inputs (:func:`defense_inputs`); None when nothing is frozen, the model is a random
     test model, or the text is credentialed (never written to disk)."""
+    # a random test model's trunk is drawn per job (seeded by its wildcards): nothing to share
+    if cfg["model"] == TINY_RANDOM or not (corpus.source == "serialised" and corpus.dataset in open_datasets):
+        return None
     model, tok = load_model(cfg["model"], pooling=cfg["pooling"])
     split, max_len = frozen_blocks(model, cfg["training"]["trainable_layers"]), int(cfg["training"]["max_len"])
-    # a random test model's trunk is drawn per job (seeded by its wildcards): nothing to share
-    if not split or cfg["model"] == TINY_RANDOM or not (corpus.source == "serialised" and corpus.dataset in open_datasets):
+    if not split:
         return None
     cache, batches = TrunkCache(split), [texts]
     for seed_index in range(int(cfg["seeds"])):
@@ -133,8 +135,7 @@ def shared_trunk(corpus: Corpus, texts: list[str], cfg: dict, base_seed: int, de
 def write_shared_trunk(corpus_path: str, cfg: dict, base_seed: int, device: str, out_path: str,
                        open_datasets: tuple[str, ...] = ()) -> TrunkCache | None:
     corpus = read_corpus(corpus_path)
-    texts = [str(t) for t in corpus.text] if corpus.source == "serialised" else []
-    cache = shared_trunk(corpus, texts, cfg, base_seed, device, open_datasets) if texts else None
+    cache = shared_trunk(corpus, [str(t) for t in corpus.text], cfg, base_seed, device, open_datasets)
     if cache is None:
         write_no_trunk(out_path, model_name(cfg))
     else:
